@@ -1,0 +1,153 @@
+import { Command, Option } from 'commander';
+import type { Client } from '../clients/types.js';
+import { NotFoundError } from '../db/errors.js';
+import { CliError } from './cli-error.js';
+import { createOutput, iso, table } from './output.js';
+import type { CommandContext } from './main.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const collectWords = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];
+
+/** The client's settings as scripts see them; never a secret or a hash. */
+export function clientJson(c: Client) {
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    grant_types: c.grantTypes,
+    scopes: c.scopes,
+    audience: c.audience,
+    audiences: c.audiences,
+    access_token_ttl: c.accessTokenTtlSeconds,
+    introspect: c.mayIntrospect,
+    disabled: c.disabled,
+    previous_secret_expires_at: iso(c.previousSecretExpiresAt),
+    created_at: iso(c.createdAt),
+    updated_at: iso(c.updatedAt),
+  };
+}
+
+function clientText(c: Client): string {
+  return table([
+    ['client_id:', c.clientId],
+    ['name:', c.name],
+    ['grants:', c.grantTypes.join(' ')],
+    ['scopes:', c.scopes.join(' ') || '(none)'],
+    ['audience:', c.audience ?? '(server default)'],
+    ['audiences:', c.audiences.join(' ') || '(none)'],
+    ['token ttl:', c.accessTokenTtlSeconds ? `${c.accessTokenTtlSeconds}s` : '(server default)'],
+    ['introspect:', c.mayIntrospect ? 'any token' : 'own tokens only'],
+    ['status:', c.disabled ? 'disabled' : 'enabled'],
+    ...(c.previousSecretExpiresAt ? [['old secret until:', c.previousSecretExpiresAt.toISOString()]] : []),
+  ]);
+}
+
+const json = () => new Option('--json', 'print JSON for scripts');
+
+export function clientsCommand(ctx: CommandContext): Command {
+  const cmd = new Command('clients').description('manage OAuth clients (apps and services)');
+
+  cmd
+    .command('create')
+    .description('register a client and print its secret (shown once)')
+    .requiredOption('--name <name>', 'a name for people')
+    .option('--id <client_id>', 'the client_id (default: random)')
+    .option('--grant <type>', 'allowed grant: client_credentials or password (repeatable)', collect)
+    .option('--scope <scopes>', 'allowed scopes, space-separated (repeatable)', collectWords)
+    .option('--audience <uri>', 'audience of its tokens when a request names no resource')
+    .option('--resource <uri>', 'a further resource (RFC 8707) it may ask tokens for (repeatable)', collect)
+    .option('--ttl <seconds>', 'access-token lifetime for this client', (v) => Number(v))
+    .option('--introspect', 'may introspect any token (resource servers)')
+    .addOption(json())
+    .action((o) =>
+      ctx.withStore(async ({ clientService }) => {
+        const { client, clientSecret } = await clientService.create({
+          clientId: o.id,
+          name: o.name,
+          grantTypes: o.grant ?? [],
+          scopes: o.scope ?? [],
+          audience: o.audience,
+          audiences: o.resource ?? [],
+          accessTokenTtlSeconds: o.ttl,
+          mayIntrospect: Boolean(o.introspect),
+        });
+        createOutput(o.json, ctx.write).print(
+          `Created client "${client.name}".\n${clientText(client)}\nclient_secret: ${clientSecret}\n\nThe secret is shown only now: store it safely.`,
+          { ...clientJson(client), client_secret: clientSecret },
+        );
+      }),
+    );
+
+  cmd
+    .command('list')
+    .description('list clients')
+    .addOption(json())
+    .action((o) =>
+      ctx.withStore(async ({ clients }) => {
+        const all = await clients.list();
+        const rows = all.map((c) => [c.clientId, c.name, c.grantTypes.join(','), c.scopes.join(' '), c.disabled ? 'disabled' : 'enabled']);
+        createOutput(o.json, ctx.write).print(
+          all.length ? table([['CLIENT_ID', 'NAME', 'GRANTS', 'SCOPES', 'STATUS'], ...rows]) : 'No clients yet.',
+          all.map(clientJson),
+        );
+      }),
+    );
+
+  cmd
+    .command('show <client_id>')
+    .description("show a client's settings")
+    .addOption(json())
+    .action((id: string, o) =>
+      ctx.withStore(async ({ clients }) => {
+        const client = await clients.findById(id);
+        if (!client) throw new NotFoundError(`no client with id "${id}"`);
+        createOutput(o.json, ctx.write).print(clientText(client), clientJson(client));
+      }),
+    );
+
+  cmd
+    .command('rotate-secret <client_id>')
+    .description('issue a new secret; the old one stays valid for a grace period')
+    .option('--grace-hours <hours>', 'how long the old secret keeps working', (v) => Number(v))
+    .addOption(json())
+    .action((id: string, o) =>
+      ctx.withStore(async ({ clientService, config }) => {
+        const grace = o.graceHours ?? config.clientSecretGraceHours;
+        if (!Number.isFinite(grace) || grace < 0) throw new CliError('--grace-hours must be a number ≥ 0');
+        const { client, clientSecret } = await clientService.rotateSecret(id, grace);
+        createOutput(o.json, ctx.write).print(
+          `New secret for "${client.clientId}": ${clientSecret}\nThe previous secret works until ${iso(client.previousSecretExpiresAt)}.`,
+          { ...clientJson(client), client_secret: clientSecret },
+        );
+      }),
+    );
+
+  for (const [name, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    cmd
+      .command(`${name} <client_id>`)
+      .description(`${name} a client${disabled ? ': its tokens requests are refused' : ''}`)
+      .addOption(json())
+      .action((id: string, o) =>
+        ctx.withStore(async ({ clients }) => {
+          const client = await clients.setDisabled(id, disabled);
+          if (!client) throw new NotFoundError(`no client with id "${id}"`);
+          createOutput(o.json, ctx.write).print(`Client "${id}" ${name}d.`, clientJson(client));
+        }),
+      );
+  }
+
+  cmd
+    .command('delete <client_id>')
+    .description('delete a client')
+    .addOption(json())
+    .action((id: string, o) =>
+      ctx.withStore(async ({ clients }) => {
+        if (!(await clients.delete(id))) throw new NotFoundError(`no client with id "${id}"`);
+        createOutput(o.json, ctx.write).print(`Client "${id}" deleted.`, { client_id: id, deleted: true });
+      }),
+    );
+
+  return cmd;
+}

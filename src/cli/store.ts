@@ -1,0 +1,34 @@
+import { createClientRepository } from '../clients/client-repository.js';
+import { createClientService } from '../clients/client-service.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { migrate } from '../db/migrate.js';
+import { openCliDatabase } from '../db/open.js';
+import { createPasswordHasher } from '../users/passwords.js';
+import { createUserRepository } from '../users/user-repository.js';
+import { createUserService } from '../users/user-service.js';
+
+function createStore(db: Database, config: Config) {
+  const users = createUserRepository(db);
+  const clients = createClientRepository(db);
+  return {
+    db,
+    config,
+    users,
+    clients,
+    userService: createUserService(users, createPasswordHasher(config.argon2)),
+    clientService: createClientService(clients),
+  };
+}
+export type Store = ReturnType<typeof createStore>;
+
+/** Opens the database (migrating it, as the server would), runs one command, closes. */
+export async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const db = await openCliDatabase(config);
+  try {
+    await migrate(db);
+    return await fn(createStore(db, config));
+  } finally {
+    await db.close();
+  }
+}

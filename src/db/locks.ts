@@ -1,0 +1,5 @@
+// Advisory-lock keys, one per job that must run in exactly one instance at a time.
+// Held with pg_advisory_xact_lock, so a crashed holder releases its lock with its transaction.
+export const LOCKS = {
+  migrate: 0x5161_0001,
+} as const;

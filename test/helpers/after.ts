@@ -1,0 +1,3 @@
+import { dropTemplate, runId } from './template.js';
+
+await dropTemplate(runId(process.ppid));

@@ -1,0 +1,3 @@
+import { createTemplate, runId } from './template.js';
+
+await createTemplate(runId(process.ppid));
