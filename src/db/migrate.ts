@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Postgrator from 'postgrator';
 import type { Database } from './database.js';
@@ -38,10 +39,10 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
         execSqlScript: (sql) => tx.exec(sql),
       });
       postgrator.on('migration-started', (m: { filename: string }) => {
-        current = m.filename;
+        current = basename(m.filename);
       });
       const applied = await postgrator.migrate();
-      return applied.map((m) => m.filename);
+      return applied.map((m) => basename(m.filename));
     });
   } catch (err) {
     const what = current ? `migration ${current} failed` : 'migrating the database failed';

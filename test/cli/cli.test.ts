@@ -1,0 +1,129 @@
+import t from 'tap';
+import { createCliTarget, runCli } from '../helpers/cli.js';
+
+t.test('clients: create --json, list, show, rotate-secret, disable, enable, delete', async (t) => {
+  const { env } = await createCliTarget(t);
+  const created = await runCli(
+    ['clients', 'create', '--name', 'Billing', '--id', 'billing', '--grant', 'client_credentials', '--scope', 'read write',
+      '--audience', 'https://api.example.com', '--introspect', '--json'],
+    { env },
+  );
+  t.equal(created.code, 0, created.stderr);
+  const c = JSON.parse(created.stdout);
+  t.match(c, {
+    client_id: 'billing',
+    name: 'Billing',
+    grant_types: ['client_credentials'],
+    scopes: ['read', 'write'],
+    audience: 'https://api.example.com',
+    introspect: true,
+    disabled: false,
+  });
+  t.match(c.client_secret, /^[A-Za-z0-9_-]{43}$/, '32 bytes, base64url');
+
+  const list = await runCli(['clients', 'list', '--json'], { env });
+  t.equal(list.code, 0);
+  const listed = JSON.parse(list.stdout);
+  t.same(listed.map((x: { client_id: string }) => x.client_id), ['billing']);
+  t.notOk(list.stdout.includes(c.client_secret), 'list never shows a secret');
+
+  const human = await runCli(['clients', 'list'], { env });
+  t.match(human.stdout, /CLIENT_ID\s+NAME\s+GRANTS/);
+  t.match(human.stdout, /billing\s+Billing\s+client_credentials/);
+
+  const show = await runCli(['clients', 'show', 'billing'], { env });
+  t.match(show.stdout, /scopes:\s+read write/);
+
+  const rotated = await runCli(['clients', 'rotate-secret', 'billing', '--grace-hours', '2', '--json'], { env });
+  t.equal(rotated.code, 0, rotated.stderr);
+  const r = JSON.parse(rotated.stdout);
+  t.not(r.client_secret, c.client_secret);
+  t.ok(r.previous_secret_expires_at, 'the old secret has an expiry');
+
+  t.equal(JSON.parse((await runCli(['clients', 'disable', 'billing', '--json'], { env })).stdout).disabled, true);
+  t.equal(JSON.parse((await runCli(['clients', 'enable', 'billing', '--json'], { env })).stdout).disabled, false);
+  t.equal((await runCli(['clients', 'delete', 'billing'], { env })).code, 0);
+  t.match((await runCli(['clients', 'list'], { env })).stdout, /No clients yet/);
+});
+
+t.test('clients: bad input is one clear line and exit 1, nothing half-written', async (t) => {
+  const { env } = await createCliTarget(t);
+  const first = await runCli(['clients', 'create', '--name', 'A', '--id', 'dup', '--grant', 'password'], { env });
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /client_secret: \S{43}/);
+  t.match(first.stdout, /shown only now/);
+
+  const cases: [string[], RegExp][] = [
+    [['clients', 'create', '--name', 'B', '--id', 'dup', '--grant', 'password'], /already exists/],
+    [['clients', 'create', '--name', 'B', '--grant', 'implicit'], /unknown grant type "implicit"/],
+    [['clients', 'create', '--name', 'B'], /at least one grant type/],
+    [['clients', 'create', '--grant', 'password'], /--name/],
+    [['clients', 'show', 'nope'], /no client with id "nope"/],
+    [['clients', 'disable', 'nope'], /no client with id "nope"/],
+    [['clients', 'rotate-secret', 'nope'], /no client with id "nope"/],
+    [['clients', 'delete', 'nope'], /no client with id "nope"/],
+  ];
+  for (const [args, message] of cases) {
+    const res = await runCli(args, { env });
+    t.equal(res.code, 1, `${args.join(' ')} exits 1`);
+    t.match(res.stderr, message);
+    t.notMatch(res.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const list = JSON.parse((await runCli(['clients', 'list', '--json'], { env })).stdout);
+  t.equal(list.length, 1, 'only the first client exists');
+});
+
+t.test('users: create from stdin, list, set-password, disable, delete; failures', async (t) => {
+  const { env } = await createCliTarget(t);
+  const created = await runCli(['users', 'create', '--username', 'alice', '--password-stdin', '--json'], {
+    env,
+    input: 'correct horse battery staple\n',
+  });
+  t.equal(created.code, 0, created.stderr);
+  const alice = JSON.parse(created.stdout);
+  t.match(alice, { username: 'alice', disabled: false, id: /^[0-9a-f-]{36}$/ });
+  t.notOk('password_hash' in alice);
+
+  const dup = await runCli(['users', 'create', '--username', 'ALICE', '--password-stdin'], { env, input: 'x' });
+  t.equal(dup.code, 1);
+  t.match(dup.stderr, /^sigil: a user named "ALICE" already exists\n$/);
+
+  const empty = await runCli(['users', 'create', '--username', 'bob', '--password-stdin'], { env, input: '\n' });
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, /password must not be empty/);
+
+  const noTty = await runCli(['users', 'create', '--username', 'bob'], { env });
+  t.equal(noTty.code, 1);
+  t.match(noTty.stderr, /--password-stdin/);
+
+  const list = JSON.parse((await runCli(['users', 'list', '--json'], { env })).stdout);
+  t.same(list.map((u: { username: string }) => u.username), ['alice'], 'failed creates wrote nothing');
+
+  t.equal((await runCli(['users', 'set-password', 'alice', '--password-stdin'], { env, input: 'new one' })).code, 0);
+  t.equal((await runCli(['users', 'set-password', 'zed', '--password-stdin'], { env, input: 'x' })).code, 1);
+  t.equal(JSON.parse((await runCli(['users', 'disable', 'Alice', '--json'], { env })).stdout).disabled, true);
+  t.equal(JSON.parse((await runCli(['users', 'enable', 'alice', '--json'], { env })).stdout).disabled, false);
+  t.equal((await runCli(['users', 'delete', 'alice'], { env })).code, 0);
+  t.equal((await runCli(['users', 'delete', 'alice'], { env })).code, 1);
+});
+
+t.test('every command has --help', async (t) => {
+  const commands = [
+    [], ['serve'], ['migrate'], ['clients'], ['clients', 'create'], ['clients', 'list'], ['clients', 'show'],
+    ['clients', 'rotate-secret'], ['clients', 'disable'], ['clients', 'enable'], ['clients', 'delete'],
+    ['users'], ['users', 'create'], ['users', 'set-password'], ['users', 'list'], ['users', 'disable'],
+    ['users', 'enable'], ['users', 'delete'],
+  ];
+  const results = await Promise.all(commands.map((c) => runCli([...c, '--help'], { env: {} })));
+  results.forEach((res, i) => {
+    t.equal(res.code, 0, `${commands[i]?.join(' ')} --help`);
+    t.match(res.stdout, /Usage: sigil/);
+  });
+});
+
+t.test('migrate reports what it did', async (t) => {
+  const { env } = await createCliTarget(t);
+  const res = await runCli(['migrate', '--json'], { env });
+  t.equal(res.code, 0, res.stderr);
+  t.same(JSON.parse(res.stdout), { applied: [] }, 'the fresh database is already up to date');
+});

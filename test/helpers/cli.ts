@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { pgliteTemplatePath, TEST_DATABASE_URL, templateExists } from './template.js';
+
+export const SIGIL_BIN = fileURLToPath(new URL('../../bin/sigil.js', import.meta.url));
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a child process: this one's, less every Sigil setting, plus `env`. */
+export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(SIGIL_|DATABASE_URL$|TEST_DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$)/.test(k),
+    ),
+  );
+  return { ...base, ...env };
+}
+
+/** Runs `sigil …` as a user would, in a folder of its own (so no stray .env is read). */
+export function runCli(args: string[], o: { env: Record<string, string>; input?: string; cwd?: string }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SIGIL_BIN, ...args], {
+      env: childEnv(o.env),
+      cwd: o.cwd ?? tmpdir(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(o.input ?? '');
+  });
+}
+
+/** A temp data folder for the embedded database, seeded from the migrated template when there is one. */
+export async function createDataDir(t: Teardown): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-data-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  if (await templateExists()) {
+    mkdirSync(join(dir, 'pglite'));
+    const db = await PGlite.create({
+      dataDir: join(dir, 'pglite'),
+      loadDataDir: new Blob([readFileSync(pgliteTemplatePath())]),
+    });
+    await db.close();
+  }
+  return dir;
+}
+
+/**
+ * Where the CLI (or a server process) under test keeps its data: a fresh PostgreSQL database
+ * when TEST_DATABASE_URL is set, else a fresh embedded data folder.
+ */
+export async function createCliTarget(t: Teardown): Promise<{ env: Record<string, string>; database?: TestDatabase }> {
+  if (TEST_DATABASE_URL) {
+    const database = await createTestDatabase(t);
+    return { env: { DATABASE_URL: database.url ?? '' }, database };
+  }
+  return { env: { SIGIL_DATA_DIR: await createDataDir(t) } };
+}
+
+export function writeEnvFile(dir: string, content: string): void {
+  writeFileSync(join(dir, '.env'), content);
+}

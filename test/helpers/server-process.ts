@@ -1,0 +1,43 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { childEnv, SIGIL_BIN } from './cli.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `sigil serve` on a free port and waits until it listens. */
+export function startServerProcess(t: Teardown, env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [SIGIL_BIN, 'serve'], {
+    env: childEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }),
+    cwd: tmpdir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m?.[1]) resolve({ url: m[1], child, output: () => out, stop });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    exited.then((code) => reject(new Error(`sigil serve exited with ${code} before listening:\n${out}`)));
+  });
+}
