@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { config as readDotenv } from 'dotenv';
 import { z } from 'zod';
+import type { RefreshTokenSettings } from './tokens/refresh-tokens.js';
+import type { LoginThrottleSettings } from './users/login-throttle.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z
@@ -8,6 +10,44 @@ const flag = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** JWS algorithms Sigil signs access tokens with (asymmetric only: resource servers verify with the public key). */
+export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+/**
+ * Key bytes that must never reach a log line or an error: JSON.stringify and util.inspect print
+ * "[redacted]", and the bytes come out only through `reveal()`.
+ */
+export class Secret {
+  readonly #bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+  }
+  reveal(): Uint8Array {
+    return this.#bytes;
+  }
+  toJSON() {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return '[redacted]';
+  }
+}
+
+// A key-encryption key: 32 random bytes, base64 (standard or url-safe alphabet).
+const decodeKey = (v: string) => Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+const isKey = (v: string) => /^[A-Za-z0-9+/_-]{43}=?$/.test(v) && decodeKey(v).length === 32;
+const KEY_HINT = 'must be 32 random bytes, base64-encoded (generate one with `openssl rand -base64 32`)';
+const encryptionKey = z.string().refine(isKey, KEY_HINT).transform((v) => new Secret(decodeKey(v)));
+const encryptionKeyList = z
+  .string()
+  .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+  .refine((keys) => keys.every(isKey), `each key ${KEY_HINT}; separate keys with commas`)
+  .transform((keys) => keys.map((k) => new Secret(decodeKey(k))));
+
+// Variables whose value must not be echoed in an error message.
+const SECRET_VARS = new Set(['SIGIL_KEY_ENCRYPTION_KEY', 'SIGIL_KEY_ENCRYPTION_KEYS_OLD']);
 
 // Every environment variable Sigil reads, with its default. `.env.example` mirrors this list.
 const EnvSchema = z.object({
@@ -29,6 +69,34 @@ const EnvSchema = z.object({
   SIGIL_ARGON2_PARALLELISM: int(1, 16).default(1),
   SIGIL_CLIENT_SECRET_GRACE_HOURS: int(0, 24 * 365).default(24),
   SIGIL_DEMO: flag.default(true),
+  // Tokens: the audience when neither the request nor the client names one (default: the issuer).
+  SIGIL_DEFAULT_AUDIENCE: z.string().min(1).optional(),
+  // Brute-force protection of the password grant (see src/users/login-throttle.ts).
+  SIGIL_LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 1000).default(5),
+  SIGIL_LOGIN_MAX_FAILURES_PER_USER: int(1, 100_000).default(20),
+  SIGIL_LOGIN_LOCKOUT_BASE_SECONDS: int(1, 3600).default(1),
+  SIGIL_LOGIN_LOCKOUT_MAX_SECONDS: int(1, 86400).default(900),
+  SIGIL_LOGIN_FAILURE_WINDOW_SECONDS: int(60, 30 * 86400).default(3600),
+  // Refresh tokens (password grant): idle and absolute lifetimes, optional retry grace window.
+  SIGIL_REFRESH_TOKEN_IDLE_SECONDS: int(60, 365 * 86400).default(14 * 86400),
+  SIGIL_REFRESH_TOKEN_ABSOLUTE_SECONDS: int(60, 5 * 365 * 86400).default(90 * 86400),
+  SIGIL_REFRESH_TOKEN_GRACE_SECONDS: int(0, 300).default(0),
+  // How often expired rows are purged (one instance at a time).
+  SIGIL_PURGE_INTERVAL_SECONDS: int(10, 86400).default(3600),
+  // Access tokens and signing keys. The key settings are checked against each other in checkKeyTimings.
+  SIGIL_ACCESS_TOKEN_TTL: int(1, 86400).default(600),
+  SIGIL_SIGNING_ALG: z
+    .enum(SIGNING_ALGS, { error: () => `must be one of ${SIGNING_ALGS.join(', ')}` })
+    .default('ES256'),
+  SIGIL_KEY_RSA_BITS: z.enum(['2048', '3072', '4096'], { error: () => 'must be 2048, 3072 or 4096' }).optional(),
+  SIGIL_KEY_ROTATION_INTERVAL_SECONDS: int(3600, 365 * 86400).default(7 * 86400),
+  SIGIL_KEY_LEAD_TIME_SECONDS: int(1, 30 * 86400).default(3600),
+  SIGIL_KEY_RETENTION_SECONDS: int(1, 30 * 86400).optional(),
+  SIGIL_JWKS_MAX_AGE_SECONDS: int(0, 86400).default(600),
+  SIGIL_KEY_RELOAD_SECONDS: int(1, 3600).default(30),
+  SIGIL_KEY_CLOCK_SKEW_SECONDS: int(0, 600).default(60),
+  SIGIL_KEY_ENCRYPTION_KEY: encryptionKey.optional(),
+  SIGIL_KEY_ENCRYPTION_KEYS_OLD: encryptionKeyList.optional(),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -46,6 +114,41 @@ export interface Config {
   clientSecretGraceHours: number;
   /** Create a demo client and user when the embedded database starts empty. */
   demo: boolean;
+  defaultAudience: string;
+  login: LoginThrottleSettings;
+  refreshTokens: RefreshTokenSettings;
+  purgeIntervalSeconds: number;
+  /**
+   * Lifetime of access tokens in seconds, and the longest one Sigil issues: key retention is checked
+   * against it, so a client's own TTL may shorten it but not exceed it (KeyService.sign refuses a
+   * lifetime the retention does not cover).
+   */
+  accessTokenTtl: number;
+  keys: KeyConfig;
+}
+
+/** Signing keys: algorithm, life-cycle timings (seconds) and the key-encryption keys. */
+export interface KeyConfig {
+  /** Algorithm of the next key created; existing keys keep theirs until they retire. */
+  alg: SigningAlg;
+  /** Modulus length of new RS256/PS256 keys. */
+  rsaBits: 2048 | 3072 | 4096;
+  /** How long a key signs before its successor takes over. */
+  rotationIntervalSeconds: number;
+  /** How long a new key is published before it signs: ≥ JWKS max-age + reload interval + clock skew. */
+  leadTimeSeconds: number;
+  /** How long a retired key stays published: ≥ access-token TTL + clock skew + reload interval. */
+  retentionSeconds: number;
+  /** Cache-Control max-age of the JWKS. */
+  jwksMaxAgeSeconds: number;
+  /** How often every instance reloads the key set and runs due rotation steps (the NOTIFY safety net). */
+  reloadIntervalSeconds: number;
+  /** Clock difference tolerated between instances, and between Sigil and resource servers. */
+  clockSkewSeconds: number;
+  /** AES-256-GCM key for private keys at rest; unset: the embedded default's generated file. */
+  encryptionKey: Secret | undefined;
+  /** Earlier key-encryption keys, still accepted for decryption and re-wrapped by `sigil keys rewrap`. */
+  oldEncryptionKeys: Secret[];
 }
 
 /** A configuration problem, worded for the operator: one line, no stack trace. */
@@ -69,13 +172,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'} (got ${JSON.stringify(present[name])})`);
+    const got = SECRET_VARS.has(name) ? '' : ` (got ${JSON.stringify(present[name])})`;
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'}${got}`);
   }
   const e = parsed.data;
+  const keys = keyConfig(e);
+  const issuer = (e.SIGIL_ISSUER ?? defaultIssuer(e.HOST, e.PORT)).replace(/\/+$/, '');
   return {
     port: e.PORT,
     host: e.HOST,
-    issuer: (e.SIGIL_ISSUER ?? defaultIssuer(e.HOST, e.PORT)).replace(/\/+$/, ''),
+    issuer,
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.SIGIL_DATA_DIR),
     dbPoolSize: e.SIGIL_DB_POOL_SIZE,
@@ -87,7 +193,76 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     clientSecretGraceHours: e.SIGIL_CLIENT_SECRET_GRACE_HOURS,
     demo: e.SIGIL_DEMO,
+    defaultAudience: e.SIGIL_DEFAULT_AUDIENCE ?? issuer,
+    login: {
+      maxFailuresPerAddress: e.SIGIL_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      maxFailuresPerUser: e.SIGIL_LOGIN_MAX_FAILURES_PER_USER,
+      baseLockoutSeconds: e.SIGIL_LOGIN_LOCKOUT_BASE_SECONDS,
+      maxLockoutSeconds: e.SIGIL_LOGIN_LOCKOUT_MAX_SECONDS,
+      failureWindowSeconds: e.SIGIL_LOGIN_FAILURE_WINDOW_SECONDS,
+    },
+    refreshTokens: {
+      idleSeconds: e.SIGIL_REFRESH_TOKEN_IDLE_SECONDS,
+      absoluteSeconds: e.SIGIL_REFRESH_TOKEN_ABSOLUTE_SECONDS,
+      graceSeconds: e.SIGIL_REFRESH_TOKEN_GRACE_SECONDS,
+    },
+    purgeIntervalSeconds: e.SIGIL_PURGE_INTERVAL_SECONDS,
+    accessTokenTtl: e.SIGIL_ACCESS_TOKEN_TTL,
+    keys,
   };
+}
+
+function keyConfig(e: z.output<typeof EnvSchema>): KeyConfig {
+  const rsa = e.SIGIL_SIGNING_ALG === 'RS256' || e.SIGIL_SIGNING_ALG === 'PS256';
+  if (e.SIGIL_KEY_RSA_BITS !== undefined && !rsa) {
+    throw new ConfigError(`SIGIL_KEY_RSA_BITS applies only to RS256 and PS256 (SIGIL_SIGNING_ALG is ${e.SIGIL_SIGNING_ALG})`);
+  }
+  const skew = e.SIGIL_KEY_CLOCK_SKEW_SECONDS;
+  const reload = e.SIGIL_KEY_RELOAD_SECONDS;
+  // Unset, retention follows the token lifetime, so raising SIGIL_ACCESS_TOKEN_TTL alone stays valid.
+  const retention = e.SIGIL_KEY_RETENTION_SECONDS ?? Math.max(3600, e.SIGIL_ACCESS_TOKEN_TTL + skew + reload);
+  const keys: KeyConfig = {
+    alg: e.SIGIL_SIGNING_ALG,
+    rsaBits: Number(e.SIGIL_KEY_RSA_BITS ?? 2048) as KeyConfig['rsaBits'],
+    rotationIntervalSeconds: e.SIGIL_KEY_ROTATION_INTERVAL_SECONDS,
+    leadTimeSeconds: e.SIGIL_KEY_LEAD_TIME_SECONDS,
+    retentionSeconds: retention,
+    jwksMaxAgeSeconds: e.SIGIL_JWKS_MAX_AGE_SECONDS,
+    reloadIntervalSeconds: reload,
+    clockSkewSeconds: skew,
+    encryptionKey: e.SIGIL_KEY_ENCRYPTION_KEY,
+    oldEncryptionKeys: e.SIGIL_KEY_ENCRYPTION_KEYS_OLD ?? [],
+  };
+  checkKeyTimings(keys, e.SIGIL_ACCESS_TOKEN_TTL);
+  return keys;
+}
+
+/**
+ * The rules that keep rotation invisible to resource servers:
+ * - a new key signs only after every instance has published it (reload interval) and every
+ *   cache that fetched the JWKS before that has expired (max-age), give or take clock skew;
+ * - a retired key stays published until the last token it signed has expired, counting the
+ *   reload interval during which another instance may still sign with it after an emergency rotation;
+ * - the next key is created only after the current one has started signing.
+ */
+export function checkKeyTimings(k: KeyConfig, accessTokenTtl: number): void {
+  const minLead = k.jwksMaxAgeSeconds + k.reloadIntervalSeconds + k.clockSkewSeconds;
+  if (k.leadTimeSeconds < minLead) {
+    throw new ConfigError(
+      `SIGIL_KEY_LEAD_TIME_SECONDS (${k.leadTimeSeconds}) must be at least SIGIL_JWKS_MAX_AGE_SECONDS + SIGIL_KEY_RELOAD_SECONDS + SIGIL_KEY_CLOCK_SKEW_SECONDS (${minLead}): otherwise a resource server with a cached JWKS would see tokens from a key it has not fetched`,
+    );
+  }
+  const minRetention = accessTokenTtl + k.clockSkewSeconds + k.reloadIntervalSeconds;
+  if (k.retentionSeconds < minRetention) {
+    throw new ConfigError(
+      `SIGIL_KEY_RETENTION_SECONDS (${k.retentionSeconds}) must be at least SIGIL_ACCESS_TOKEN_TTL + SIGIL_KEY_CLOCK_SKEW_SECONDS + SIGIL_KEY_RELOAD_SECONDS (${minRetention}): otherwise a key would leave the JWKS while tokens it signed are still valid`,
+    );
+  }
+  if (k.rotationIntervalSeconds <= k.leadTimeSeconds) {
+    throw new ConfigError(
+      `SIGIL_KEY_ROTATION_INTERVAL_SECONDS (${k.rotationIntervalSeconds}) must be longer than SIGIL_KEY_LEAD_TIME_SECONDS (${k.leadTimeSeconds})`,
+    );
+  }
 }
 
 /** The only reader of process.env: `.env` (when present) fills in what the environment leaves unset. */

@@ -5,8 +5,10 @@ import { openCliDatabase } from '../db/open.js';
 import { closeOnSignals, startServer } from '../server.js';
 import { describeFailure } from './cli-error.js';
 import { clientsCommand } from './clients-command.js';
+import { keysCommand } from './keys-command.js';
 import { createOutput } from './output.js';
 import { type Store, withStore } from './store.js';
+import { tokensCommand } from './tokens-command.js';
 import { usersCommand } from './users-command.js';
 
 export interface CommandContext {
@@ -51,6 +53,8 @@ export function buildProgram(getConfig: () => Config = loadConfig): Command {
 
   program.addCommand(clientsCommand(ctx));
   program.addCommand(usersCommand(ctx));
+  program.addCommand(keysCommand(ctx));
+  program.addCommand(tokensCommand(ctx));
   return program;
 }
 

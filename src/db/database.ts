@@ -18,7 +18,95 @@ export interface TransactionScope extends Queryable {
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   transaction<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T>;
+  /**
+   * Calls `handler` for each NOTIFY on `channel` (a plain lower-case identifier) until the returned
+   * function is called. Notifications sent while the connection was down are lost, so after a
+   * reconnect the handler is called once with `undefined`: "something may have changed".
+   * PGlite: only NOTIFY from this process is delivered (not from clients of its socket).
+   */
+  listen(channel: string, handler: (payload: string | undefined) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** Sends a notification when the transaction commits (at once outside one). Works on both databases. */
+export async function notify(db: Queryable, channel: string, payload = ''): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [channel, payload]);
+}
+
+// LISTEN takes an identifier, not a parameter: only plain names are accepted.
+function checkChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid notification channel name "${channel}"`);
+  return channel;
+}
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+/** LISTEN on a dedicated connection (a pooled one would be handed to others), reconnecting with backoff. */
+async function listenPostgres(
+  config: pg.ClientConfig,
+  channel: string,
+  handler: (payload: string | undefined) => void,
+): Promise<() => Promise<void>> {
+  checkChannel(channel);
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = RECONNECT_MIN_MS;
+
+  const connect = async () => {
+    const c = new pg.Client(config);
+    c.on('notification', (m) => {
+      if (m.channel === channel) handler(m.payload);
+    });
+    const lost = () => {
+      if (client !== c) return;
+      client = undefined;
+      c.end().catch(() => {});
+      scheduleReconnect();
+    };
+    c.on('error', lost);
+    c.on('end', lost);
+    try {
+      await c.connect();
+      await c.query(`listen ${channel}`);
+    } catch (err) {
+      await c.end().catch(() => {});
+      throw err;
+    }
+    if (stopped) {
+      await c.end().catch(() => {});
+      return;
+    }
+    client = c;
+  };
+
+  const scheduleReconnect = () => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect().then(
+        () => {
+          delay = RECONNECT_MIN_MS;
+          if (!stopped) handler(undefined);
+        },
+        () => {
+          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+          scheduleReconnect();
+        },
+      );
+    }, delay);
+    retry.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    const c = client;
+    client = undefined;
+    await c?.end().catch(() => {});
+  };
 }
 
 export interface PostgresOptions {
@@ -37,6 +125,11 @@ export function createPostgresDatabase(url: string | undefined, o: PostgresOptio
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool discards it and the next query opens a new one.
   pool.on('error', () => {});
+  const clientConfig: pg.ClientConfig = {
+    ...(url !== undefined && { connectionString: url }),
+    connectionTimeoutMillis: 5000,
+    ...(o.connection as pg.ClientConfig | undefined),
+  };
   return {
     kind: 'postgres',
     pool,
@@ -60,6 +153,7 @@ export function createPostgresDatabase(url: string | undefined, o: PostgresOptio
         client.release();
       }
     },
+    listen: (channel, handler) => listenPostgres(clientConfig, channel, handler),
     close: () => pool.end(),
   };
 }
@@ -76,6 +170,12 @@ export function wrapPglite(db: PGlite, close: () => Promise<void> = () => db.clo
     pglite: db,
     query: async (sql, params) => db.query(sql, params),
     transaction: (fn) => db.transaction((tx) => fn(scope(tx))),
+    async listen(channel, handler) {
+      const unlisten = await db.listen(checkChannel(channel), handler);
+      return async () => {
+        if (!db.closed) await unlisten();
+      };
+    },
     close,
   };
 }

@@ -4,7 +4,7 @@ import { OAuthError } from './errors.js';
 // Fastify's own 4xx errors, in the words a client can act on.
 const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () =>
-    new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded', { status: 415 }),
+    new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new OAuthError('invalid_request', 'the request body is too large', { status: 413 }),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is empty'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new OAuthError('invalid_request', 'the Content-Length header is wrong'),

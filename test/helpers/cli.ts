@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,9 @@ export async function createDataDir(t: Teardown): Promise<string> {
 export async function createCliTarget(t: Teardown): Promise<{ env: Record<string, string>; database?: TestDatabase }> {
   if (TEST_DATABASE_URL) {
     const database = await createTestDatabase(t);
-    return { env: { DATABASE_URL: database.url ?? '' }, database };
+    // With DATABASE_URL, Sigil needs the key-encryption key from the environment.
+    const kek = randomBytes(32).toString('base64');
+    return { env: { DATABASE_URL: database.url ?? '', SIGIL_KEY_ENCRYPTION_KEY: kek }, database };
   }
   return { env: { SIGIL_DATA_DIR: await createDataDir(t) } };
 }

@@ -10,6 +10,8 @@ export interface ServerProcess {
   url: string;
   child: ChildProcess;
   output(): string;
+  /** Resolves with the output once it matches `re` (the welcome text follows the listen line). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -30,11 +32,18 @@ export function startServerProcess(t: Teardown, env: Record<string, string>): Pr
     if (child.exitCode === null) child.kill('SIGTERM');
     return exited;
   };
+  const waitFor = async (re: RegExp, timeoutMs = 10_000) => {
+    for (const start = Date.now(); !re.test(out); ) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${re} in:\n${out}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return out;
+  };
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
       const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m?.[1]) resolve({ url: m[1], child, output: () => out, stop });
+      if (m?.[1]) resolve({ url: m[1], child, output: () => out, waitFor, stop });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);

@@ -1,0 +1,82 @@
+// Command-line flags of `npm run bench`.
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  /** Seconds of each timed run. */
+  duration: number;
+  /** Seconds of untimed load before each timed run (JIT, connection pools, caches warm up). */
+  warmup: number;
+  connections: number;
+  passwordConnections: number;
+  /** Distinct access tokens cycled by the introspection scenarios. */
+  pool: number;
+  only: string[] | undefined;
+  json: boolean;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --duration <s>               seconds per timed run (default 10: about 2.5 minutes in all)
+  --warmup <s>                 seconds of warm-up before each timed run (default: duration/5, 1 to 2)
+  --connections <n>            concurrent connections (default 50)
+  --password-connections <n>   connections of the password scenarios (default 8)
+  --pool <n>                   distinct access tokens for introspection (default 5000)
+  --only <a,b>                 run only these scenarios (and their ceilings): %SCENARIOS%
+  --json                       print the results as JSON instead of the table
+  -h, --help
+
+PostgreSQL: DATABASE_URL when set (used as is); otherwise a fresh database sigil_bench_<random> is
+created through BENCH_ADMIN_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) and
+dropped at the end. Results are also written to bench/results/<timestamp>.json.`;
+
+export class UsageError extends Error {}
+
+function positive(name: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min} (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** Returns undefined when help was asked for. */
+export function parseOptions(argv: string[], scenarios: readonly string[]): BenchOptions | undefined {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  const duration = positive('duration', values.duration, 10);
+  const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = only?.filter((s) => !scenarios.includes(s)) ?? [];
+  if (unknown.length > 0) throw new UsageError(`unknown scenario ${unknown.join(', ')}; known: ${scenarios.join(', ')}`);
+  if (only?.length === 0) throw new UsageError('--only needs at least one scenario');
+  return {
+    duration,
+    warmup: positive('warmup', values.warmup, Math.min(2, Math.max(1, duration / 5)), 0),
+    connections: Math.floor(positive('connections', values.connections, 50)),
+    passwordConnections: Math.floor(positive('password-connections', values['password-connections'], 8)),
+    pool: Math.floor(positive('pool', values.pool, 5000)),
+    only,
+    json: values.json ?? false,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      'password-connections': { type: 'string' },
+      pool: { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

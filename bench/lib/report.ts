@@ -1,0 +1,135 @@
+// Judging measured runs against the targets, and presenting them: the table and the JSON document.
+import os from 'node:os';
+import type { Ceiling, Scenario } from '../scenarios.js';
+import { MAX_RSS_BYTES } from '../scenarios.js';
+import type { LoadResult } from './load.js';
+import { num, renderTable } from './table.js';
+
+export interface Measured {
+  connections: number;
+  load: LoadResult;
+  /** Peak RSS of the server under test during the scenario, warm-up included. */
+  peakRssBytes: number | undefined;
+  background?: { name: string; connections: number; load: LoadResult };
+}
+
+export interface CeilingResult extends Measured {
+  name: string;
+  label: string;
+}
+
+export interface ScenarioResult extends Measured {
+  name: string;
+  ceiling?: { name: string; label: string; requestsPerSecond: number };
+  ratio?: number;
+  target: string;
+  failures: string[];
+  pass: boolean;
+}
+
+const MB = 1024 * 1024;
+
+function describeTarget(s: Scenario, ceiling: Ceiling | undefined): string {
+  const parts: string[] = [];
+  if (s.minRatio !== undefined && ceiling) parts.push(`≥${s.minRatio}×${ceiling.label.slice(0, 3)}`);
+  if (s.maxP99Ms !== undefined) parts.push(`p99≤${s.maxP99Ms}ms`);
+  return parts.join(', ') || '—';
+}
+
+/** Every target of the scenario, plus the ones that hold for all: no failed answer, RSS ≤ 150 MB. */
+export function judge(s: Scenario, m: Measured, ceiling?: { def: Ceiling; result: CeilingResult }): ScenarioResult {
+  const { load } = m;
+  const failures: string[] = [];
+  if (load.non2xx > 0) failures.push(`${load.non2xx} non-2xx`);
+  if (load.errors > 0) failures.push(`${load.errors} errors`);
+  if (load.wrongAnswers > 0) failures.push(`${load.wrongAnswers} wrong answers`);
+  if (load.requests === 0) failures.push('no answer');
+  const ratio = ceiling ? load.requestsPerSecond / ceiling.result.load.requestsPerSecond : undefined;
+  if (s.minRatio !== undefined && ratio !== undefined && ratio < s.minRatio) failures.push(`ratio < ${s.minRatio}`);
+  if (s.maxP99Ms !== undefined && load.p99Ms > s.maxP99Ms) failures.push(`p99 > ${s.maxP99Ms} ms`);
+  if (m.peakRssBytes !== undefined && m.peakRssBytes > MAX_RSS_BYTES) failures.push(`RSS > ${MAX_RSS_BYTES / MB} MB`);
+  return {
+    name: s.name,
+    ...m,
+    ...(ceiling && {
+      ceiling: { name: ceiling.def.name, label: ceiling.def.label, requestsPerSecond: ceiling.result.load.requestsPerSecond },
+    }),
+    ...(ratio !== undefined && { ratio }),
+    target: describeTarget(s, ceiling?.def),
+    failures,
+    pass: failures.length === 0,
+  };
+}
+
+const COLUMNS = [
+  { title: 'scenario' },
+  { title: 'conns', align: 'right' },
+  { title: 'req/s', align: 'right' },
+  { title: 'p50 ms', align: 'right' },
+  { title: 'p99 ms', align: 'right' },
+  { title: 'non-2xx', align: 'right' },
+  { title: 'err/wrong', align: 'right' },
+  { title: 'ceiling' },
+  { title: 'ratio', align: 'right' },
+  { title: 'target' },
+  { title: 'RSS MB', align: 'right' },
+  { title: 'result' },
+] as const;
+
+const cells = (m: Measured) => [
+  String(m.connections),
+  num(m.load.requestsPerSecond),
+  num(m.load.p50Ms, 0),
+  num(m.load.p99Ms, 0),
+  String(m.load.non2xx),
+  `${m.load.errors}/${m.load.wrongAnswers}`,
+];
+const rss = (m: Measured) => (m.peakRssBytes === undefined ? 'n/a' : num(m.peakRssBytes / MB, 0));
+
+export function renderReport({
+  scenarios,
+  ceilings,
+  sigilIdleRssBytes,
+}: {
+  scenarios: ScenarioResult[];
+  ceilings: CeilingResult[];
+  sigilIdleRssBytes: number | undefined;
+}): string {
+  const rows: (string[] | 'separator')[] = [];
+  for (const s of scenarios) {
+    rows.push([
+      s.name,
+      ...cells(s),
+      s.ceiling?.label ?? '—',
+      num(s.ratio, 2),
+      s.target,
+      rss(s),
+      s.pass ? 'pass' : `FAIL: ${s.failures.join('; ')}`,
+    ]);
+    if (s.background) {
+      rows.push([`  + ${s.background.name} alongside`, ...cells({ ...s.background, peakRssBytes: undefined }), '', '', '', '', '']);
+    }
+  }
+  if (ceilings.length > 0) rows.push('separator');
+  for (const c of ceilings) rows.push([`ceiling ${c.label}`, ...cells(c), '', '', '', rss(c), '']);
+  return [
+    renderTable([...COLUMNS], rows),
+    '',
+    'Every scenario must also answer only 2xx with the expected body (err/wrong = connection errors and timeouts /',
+    `2xx with an unexpected body) and keep Sigil's peak RSS ≤ ${MAX_RSS_BYTES / MB} MB. Ceiling rows show the ceiling process's RSS;`,
+    `Sigil's RSS idle after start-up was ${sigilIdleRssBytes === undefined ? 'n/a' : `${num(sigilIdleRssBytes / MB, 0)} MB`}.`,
+  ].join('\n');
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    loadAverageAtStart: os.loadavg(),
+  };
+}

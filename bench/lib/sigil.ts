@@ -1,0 +1,95 @@
+// Sigil as the bench runs it: a child process `node bin/sigil.js serve` on PostgreSQL, after the
+// CLI has migrated the database and created the bench's clients and user, the way an operator would.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Config, parseConfig } from '../../src/config.js';
+import type { ClientCredentials } from './oauth.js';
+import { freePort, runToCompletion, type Server, startServer } from './spawn.js';
+
+const SIGIL_BIN = fileURLToPath(new URL('../../bin/sigil.js', import.meta.url));
+
+export interface Sigil extends Server {
+  issuer: string;
+  /** client_credentials client (the service scenarios). */
+  service: ClientCredentials;
+  /** First-party app allowed the password grant (password and refresh scenarios). */
+  app: ClientCredentials;
+  /** Resource server that may introspect any token. */
+  resourceServer: ClientCredentials;
+  user: { username: string; password: string };
+  /** The argon2 parameters Sigil hashes with: the password ceiling uses the same. */
+  argon2: Config['argon2'];
+}
+
+const random = (bytes: number) => randomBytes(bytes).toString('base64url');
+
+async function createClient(cli: (args: string[]) => Promise<string>, name: string, options: string[]): Promise<ClientCredentials> {
+  const out = JSON.parse(await cli(['clients', 'create', '--name', name, ...options, '--json'])) as Record<string, unknown>;
+  if (typeof out.client_id !== 'string' || typeof out.client_secret !== 'string') {
+    throw new Error(`sigil clients create printed no credentials: ${JSON.stringify(out)}`);
+  }
+  return { clientId: out.client_id, clientSecret: out.client_secret };
+}
+
+export async function startSigil(databaseUrl: string, log: (msg: string) => void): Promise<Sigil> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    // warn: per-request logging off, as a production instance would run.
+    LOG_LEVEL: 'warn',
+    SIGIL_DEMO: 'false',
+    // A given key is kept: a DATABASE_URL may hold signing keys wrapped with it.
+    SIGIL_KEY_ENCRYPTION_KEY: process.env.SIGIL_KEY_ENCRYPTION_KEY || randomBytes(32).toString('base64'),
+  };
+  // A folder of its own, so that no stray .env adds settings this process does not see.
+  const cwd = mkdtempSync(join(tmpdir(), 'sigil-bench-'));
+  try {
+    const cli = (args: string[], input?: string) =>
+      runToCompletion(process.execPath, [SIGIL_BIN, ...args], { env, cwd, ...(input !== undefined && { input }) });
+
+    log('migrating the database and creating the bench clients and user (sigil CLI)');
+    await cli(['migrate', '--json']);
+    const tag = random(4);
+    const user = { username: `bench-user-${tag}`, password: random(18) };
+    const [service, app, resourceServer] = await Promise.all([
+      createClient(cli, `bench-service-${tag}`, ['--grant', 'client_credentials', '--scope', 'read write']),
+      createClient(cli, `bench-app-${tag}`, ['--grant', 'password', '--scope', 'read write']),
+      // A grant is required of every client; a resource server may need tokens of its own anyway.
+      createClient(cli, `bench-resource-server-${tag}`, ['--grant', 'client_credentials', '--introspect']),
+      cli(['users', 'create', '--username', user.username, '--password-stdin', '--json'], `${user.password}\n`),
+    ]);
+
+    log(`starting Sigil on port ${port}`);
+    const server = await startServer('Sigil', process.execPath, [SIGIL_BIN, 'serve'], {
+      env,
+      cwd,
+      url: `http://127.0.0.1:${port}`,
+      readyPath: '/healthz',
+    });
+    const metadata = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as { issuer?: unknown };
+    if (typeof metadata.issuer !== 'string') throw new Error('Sigil serves no issuer in its metadata');
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        rmSync(cwd, { recursive: true, force: true });
+      },
+      issuer: metadata.issuer,
+      service,
+      app,
+      resourceServer,
+      user,
+      // Sigil's own config parser, on the environment Sigil gets.
+      argon2: parseConfig(env).argon2,
+    };
+  } catch (err) {
+    rmSync(cwd, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import type { AccessTokenIssuer } from '../../tokens/access-token.js';
+import type { LoginThrottle } from '../../users/login-throttle.js';
+import type { PasswordHasher } from '../../users/passwords.js';
+import type { UserRepository } from '../../users/user-repository.js';
+import { OAuthError } from '../errors.js';
+import { list } from '../form.js';
+import { resolveAudience } from '../resource.js';
+import { grantScope } from '../scope.js';
+import { type TokenPolicy, tokenTtl } from './client-credentials.js';
+import type { Grant, TokenResponse } from './grant.js';
+
+const Params = z.object({
+  username: z.string().max(255, 'is too long'),
+  password: z.string().max(1024, 'is too long'),
+  scope: z.string().optional(),
+  resource: z.union([z.string(), z.array(z.string())]).optional(),
+});
+
+export interface PasswordGrantDeps {
+  users: UserRepository;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  tokens: AccessTokenIssuer;
+  policy: TokenPolicy;
+  now: () => Date;
+  /** Adds a refresh token to a successful login (set once refresh tokens exist). */
+  withRefreshToken?: (response: TokenResponse, grant: { userId: string; clientId: string; scopes: string[] }) => Promise<TokenResponse>;
+}
+
+const BAD_CREDENTIALS = 'invalid username or password';
+
+/**
+ * RFC 6749 §4.3, for first-party confidential clients (RFC 9700 discourages it elsewhere).
+ * Unknown user, wrong password and disabled user answer alike, after the same argon2 work.
+ */
+export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Params>> {
+  return {
+    type: 'password',
+    requires: 'password',
+    params: Params,
+    async handle(client, params, req) {
+      const { username, password } = params;
+      // Checked before anything else, so a locked attempt costs no argon2 work.
+      const wait = await deps.throttle.lockedFor(username, req.ip);
+      if (wait > 0) {
+        throw new OAuthError('invalid_grant', `too many failed logins: try again in ${wait} seconds`, {
+          status: 429,
+          retryAfter: wait,
+        });
+      }
+      // Validate what the client asks for before spending argon2 time on it.
+      const scopes = grantScope(params.scope, client.scopes);
+      const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
+
+      const user = await deps.users.findByUsername(username);
+      const verdict = user ? await deps.hasher.verify(user.passwordHash, password) : undefined;
+      if (!user) await deps.hasher.verifyDummy(password);
+      if (!user || !verdict?.ok || user.disabled) {
+        await deps.throttle.recordFailure(username, req.ip);
+        throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
+      }
+      await deps.throttle.recordSuccess(username, req.ip);
+      if (verdict.needsRehash) await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
+
+      const response = await deps.tokens.issue({
+        sub: user.id,
+        clientId: client.clientId,
+        scopes,
+        aud,
+        ttlSeconds: tokenTtl(client, deps.policy),
+        authTime: Math.floor(deps.now().getTime() / 1000),
+      });
+      return deps.withRefreshToken ? deps.withRefreshToken(response, { userId: user.id, clientId: client.clientId, scopes }) : response;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import type { FastifyInstance } from 'fastify';
+import type { Client } from '../clients/types.js';
+import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
+import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
+import type { AuthenticateClient } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import { readForm, single } from './form.js';
+import { postOnly } from './method-not-allowed.js';
+import { noStore } from './no-store.js';
+
+export interface TokenVerifier {
+  /** The claims of a token signed by a published key for this issuer, unexpired; throws otherwise. */
+  verify(token: string): Promise<Record<string, unknown>>;
+}
+
+export interface IntrospectionDeps {
+  keys: TokenVerifier;
+  revocations: AccessTokenRevocations;
+  refreshTokens: RefreshTokenStore;
+  issuer: string;
+  now: () => Date;
+}
+
+type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
+
+const INACTIVE: Introspection = { active: false };
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+// Client may see a token when it is a resource server (may_introspect) or the token is its own.
+const maySee = (caller: Client, clientId: unknown) => caller.mayIntrospect || clientId === caller.clientId;
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** RFC 7662. Starts from inactive and answers active only after every check has passed. */
+export function createIntrospection(d: IntrospectionDeps) {
+  async function accessToken(token: string, caller: Client): Promise<Introspection> {
+    if (!JWT_SHAPE.test(token)) return INACTIVE;
+    const claims = await d.keys.verify(token).catch(() => undefined);
+    const jti = str(claims?.jti);
+    const clientId = str(claims?.client_id);
+    if (!claims || !jti || !clientId || !maySee(caller, clientId)) return INACTIVE;
+    // Sigil keeps the time here: no clock-skew allowance past exp, unlike a resource server.
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= d.now().getTime()) return INACTIVE;
+    const isUserToken = claims.auth_time !== undefined;
+    const status = await d.revocations.status({ jti, clientId, userId: isUserToken ? str(claims.sub) : undefined });
+    if (status.revoked || !status.clientEnabled || (isUserToken && !status.username)) return INACTIVE;
+    return {
+      active: true,
+      scope: claims.scope,
+      client_id: clientId,
+      ...(status.username && { username: status.username }),
+      token_type: 'Bearer',
+      exp: claims.exp,
+      iat: claims.iat,
+      sub: claims.sub,
+      aud: claims.aud,
+      iss: claims.iss,
+      jti,
+    };
+  }
+
+  async function refreshToken(token: string, caller: Client): Promise<Introspection> {
+    if (token.length > 256) return INACTIVE;
+    const info = await d.refreshTokens.inspect(token);
+    if (!info || !maySee(caller, info.clientId)) return INACTIVE;
+    return {
+      active: true,
+      scope: info.scopes.join(' ') || undefined,
+      client_id: info.clientId,
+      username: info.username,
+      token_type: 'refresh_token',
+      exp: Math.floor(info.expiresAt.getTime() / 1000),
+      iat: Math.floor(info.issuedAt.getTime() / 1000),
+      sub: info.userId,
+      iss: d.issuer,
+    };
+  }
+
+  /** token_type_hint only decides which kind is tried first (RFC 7662 §2.1). */
+  return async (token: string, hint: string | undefined, caller: Client): Promise<Introspection> => {
+    const order = hint === 'refresh_token' ? [refreshToken, accessToken] : [accessToken, refreshToken];
+    for (const lookup of order) {
+      const result = await lookup(token, caller);
+      if (result.active) return result;
+    }
+    return INACTIVE;
+  };
+}
+
+export interface IntrospectRouteOptions {
+  authenticateClient: AuthenticateClient;
+  introspect: ReturnType<typeof createIntrospection>;
+}
+
+export async function introspectRoute(app: FastifyInstance, { authenticateClient, introspect }: IntrospectRouteOptions) {
+  app.addHook('onRequest', async (_req, reply) => {
+    noStore(reply);
+  });
+  app.post('/introspect', async (req) => {
+    const params = readForm(req);
+    const caller = await authenticateClient(req, params);
+    const token = single(params, 'token');
+    if (token === undefined) throw new OAuthError('invalid_request', 'the token parameter is missing');
+    return introspect(token, single(params, 'token_type_hint'), caller);
+  });
+  postOnly(app, '/introspect');
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import type { ScopeCatalog } from '../clients/scope-catalog.js';
+
+export interface MetadataRouteOptions {
+  issuer: string;
+  grantTypes: string[];
+  scopeCatalog: ScopeCatalog;
+  /** Endpoints beyond /token, by metadata name (introspection_endpoint, revocation_endpoint…). */
+  endpoints?: Record<string, string>;
+}
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+
+/** RFC 8414 authorization server metadata. The issuer is the one in every token. */
+export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOptions) {
+  const at = (path: string) => `${o.issuer}${path}`;
+  app.get('/.well-known/oauth-authorization-server', async (_req, reply) => {
+    reply.header('cache-control', 'public, max-age=300');
+    return {
+      issuer: o.issuer,
+      token_endpoint: at('/token'),
+      jwks_uri: at('/.well-known/jwks.json'),
+      grant_types_supported: o.grantTypes,
+      token_endpoint_auth_methods_supported: AUTH_METHODS,
+      scopes_supported: await o.scopeCatalog.scopes(),
+      // No authorization endpoint: Sigil serves the token-endpoint grants only.
+      response_types_supported: [],
+      ...Object.fromEntries(
+        Object.entries(o.endpoints ?? {}).flatMap(([name, path]) => [
+          [name, at(path)],
+          [`${name}_auth_methods_supported`, AUTH_METHODS],
+        ]),
+      ),
+    };
+  });
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
+import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
+import type { AuthenticateClient } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import { readForm, single } from './form.js';
+import type { TokenVerifier } from './introspect-route.js';
+import { postOnly } from './method-not-allowed.js';
+import { noStore } from './no-store.js';
+
+export interface RevokeRouteOptions {
+  authenticateClient: AuthenticateClient;
+  keys: TokenVerifier;
+  revocations: AccessTokenRevocations;
+  refreshTokens: RefreshTokenStore;
+}
+
+/**
+ * RFC 7009. A client revokes its own tokens: a refresh token ends its family, an access token is
+ * recorded until it expires. Unknown, malformed or another client's tokens get the same empty 200.
+ */
+export async function revokeRoute(app: FastifyInstance, o: RevokeRouteOptions) {
+  app.addHook('onRequest', async (_req, reply) => {
+    noStore(reply);
+  });
+  app.post('/revoke', async (req, reply) => {
+    const params = readForm(req);
+    const client = await o.authenticateClient(req, params);
+    const token = single(params, 'token');
+    if (token === undefined) throw new OAuthError('invalid_request', 'the token parameter is missing');
+    // The hint is only an optimisation (§2.1): both kinds are tried whatever it says.
+    const revokedRefresh = token.length <= 256 && (await o.refreshTokens.revoke(token, client.clientId));
+    if (!revokedRefresh) {
+      const claims = await o.keys.verify(token).catch(() => undefined);
+      if (claims && claims.client_id === client.clientId && typeof claims.jti === 'string' && typeof claims.exp === 'number') {
+        await o.revocations.revoke({ jti: claims.jti, clientId: client.clientId, expiresAt: new Date(claims.exp * 1000) });
+      }
+    }
+    return reply.code(200).send();
+  });
+  postOnly(app, '/revoke');
+}

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuthenticateClient } from './client-auth.js';
+import { OAuthError } from './errors.js';
+import { readForm, single } from './form.js';
+import { type GrantRegistry, parseGrantParams } from './grants/grant.js';
+import { postOnly } from './method-not-allowed.js';
+import { noStore } from './no-store.js';
+
+export interface TokenRouteOptions {
+  authenticateClient: AuthenticateClient;
+  grants: GrantRegistry;
+}
+
+/**
+ * POST /token: form → client authentication → grant lookup → client permission → grant parameters
+ * → tokens. Each step fails with its own RFC 6749 §5.2 error.
+ */
+export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants }: TokenRouteOptions) {
+  // Errors from this plugin are token responses too: never cached.
+  app.addHook('onRequest', async (_req, reply) => {
+    noStore(reply);
+  });
+
+  app.post('/token', async (req, reply) => {
+    // RFC 8707 lets `resource` repeat; every other parameter must come once.
+    const params = readForm(req, ['resource']);
+    const grantType = single(params, 'grant_type');
+    const grant = grantType === undefined ? undefined : grants.get(grantType);
+    const client = await authenticateClient(req, params);
+    if (grantType === undefined) throw new OAuthError('invalid_request', 'the grant_type parameter is missing');
+    if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    if (grant.requires && !client.grantTypes.includes(grant.requires)) {
+      throw new OAuthError('unauthorized_client', `this client may not use the ${grantType} grant`);
+    }
+    const response = await grant.handle(client, parseGrantParams(grant, params), req);
+    return reply.send(response);
+  });
+  postOnly(app, '/token');
+}

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+
+/** What the token code needs from the key service. */
+export interface TokenSigner {
+  sign(claims: Record<string, unknown>, ttlSeconds: number): Promise<string>;
+}
+
+export interface AccessTokenRequest {
+  sub: string;
+  clientId: string;
+  scopes: string[];
+  aud: string | string[];
+  ttlSeconds: number;
+  /** When the user authenticated (seconds since the epoch); users only. */
+  authTime?: number;
+  /** Extra claims for introspection (e.g. the username). */
+  extra?: Record<string, unknown>;
+}
+
+export interface IssuedAccessToken {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+}
+
+export interface AccessTokenIssuer {
+  issue(req: AccessTokenRequest): Promise<IssuedAccessToken>;
+}
+
+/** RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time); the signer adds iat and exp. */
+export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigner; issuer: string }): AccessTokenIssuer {
+  return {
+    async issue({ sub, clientId, scopes, aud, ttlSeconds, authTime, extra }) {
+      const scope = scopes.join(' ');
+      const claims = {
+        ...extra,
+        iss: issuer,
+        sub,
+        aud,
+        client_id: clientId,
+        jti: randomUUID(),
+        ...(scope && { scope }),
+        ...(authTime !== undefined && { auth_time: authTime }),
+      };
+      const accessToken = await signer.sign(claims, ttlSeconds);
+      return { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSeconds, ...(scope && { scope }) };
+    },
+  };
+}

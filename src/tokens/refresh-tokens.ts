@@ -1,0 +1,236 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.js';
+
+export interface RefreshTokenSettings {
+  /** A token unused for this long is dead. */
+  idleSeconds: number;
+  /** No token of a family outlives its login by more than this. */
+  absoluteSeconds: number;
+  /** 0: off. Else, for this long after a rotation, the previous token may be presented once more
+   * and gets the same successor back (a client that lost the response can recover). */
+  graceSeconds: number;
+}
+
+export interface RefreshGrant {
+  familyId: string;
+  userId: string;
+  clientId: string;
+  /** What the user granted at login; refreshes may narrow, never widen. */
+  scopes: string[];
+  authTime: Date;
+}
+
+export type RotateResult =
+  | { ok: true; token: string; grant: RefreshGrant }
+  | { ok: false; reason: 'unknown' | 'wrong_client' | 'expired' | 'revoked' | 'reused' | 'user_disabled' };
+
+export interface RefreshTokenInfo extends RefreshGrant {
+  username: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export type RevokeReason = 'reuse' | 'revoked' | 'user' | 'client' | 'admin';
+
+export interface RefreshTokenStore {
+  /** Starts a family at login and returns its first token. */
+  issue(grant: Omit<RefreshGrant, 'familyId'>): Promise<string>;
+  /**
+   * Exchanges a token for its successor: exactly once; a second use is reuse and ends the family.
+   * `check` sees the grant before anything changes; when it throws, the token stays unspent.
+   */
+  rotate(token: string, clientId: string, check?: (grant: RefreshGrant) => void): Promise<RotateResult>;
+  /** The token's grant when it is active now (for introspection), else undefined. */
+  inspect(token: string): Promise<RefreshTokenInfo | undefined>;
+  /** Ends the token's family when it belongs to `clientId`; false when there was nothing to end. */
+  revoke(token: string, clientId: string): Promise<boolean>;
+  /** Ends every live family of a user or a client; returns how many. */
+  revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason): Promise<number>;
+  /** Deletes families (and their tokens) that expired or were revoked more than `keepSeconds` ago. */
+  purge(q: Queryable, keepSeconds: number): Promise<number>;
+}
+
+const TOKEN_BYTES = 32;
+const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+const newToken = () => randomBytes(TOKEN_BYTES).toString('base64url');
+const later = (t: Date, seconds: number) => new Date(t.getTime() + seconds * 1000);
+
+// The successor is kept only encrypted under a key that comes from the previous token, which the
+// server does not have: only the client presenting that token again can unlock it.
+const successorKey = (token: string) => createHash('sha256').update('sigil refresh successor\0').update(token).digest();
+
+function sealSuccessor(previous: string, successor: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', successorKey(previous), iv);
+  const sealed = Buffer.concat([cipher.update(successor, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]);
+}
+
+function openSuccessor(previous: string, box: Uint8Array): string {
+  const b = Buffer.from(box);
+  const decipher = createDecipheriv('aes-256-gcm', successorKey(previous), b.subarray(0, 12));
+  decipher.setAuthTag(b.subarray(12, 28));
+  return Buffer.concat([decipher.update(b.subarray(28)), decipher.final()]).toString('utf8');
+}
+
+interface TokenRow {
+  family_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  successor: Uint8Array | null;
+  grace_used: boolean;
+  client_id: string;
+  user_id: string;
+  scopes: string[];
+  auth_time: Date;
+  family_expires_at: Date;
+  revoked_at: Date | null;
+  user_disabled: boolean;
+}
+
+const SELECT_TOKEN = `
+  select t.family_id, t.expires_at, t.used_at, t.successor, t.grace_used,
+         f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at as family_expires_at, f.revoked_at,
+         u.disabled as user_disabled
+  from refresh_tokens t
+  join refresh_token_families f on f.id = t.family_id
+  join users u on u.id = f.user_id
+  where t.token_hash = $1`;
+
+const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
+
+const toGrant = (r: TokenRow): RefreshGrant => ({
+  familyId: r.family_id,
+  userId: r.user_id,
+  clientId: r.client_id,
+  scopes: r.scopes,
+  authTime: new Date(r.auth_time),
+});
+
+export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, now: () => Date = () => new Date()): RefreshTokenStore {
+  const revokeFamily = (q: Queryable, familyId: string, reason: RevokeReason, at: Date) =>
+    q.query('update refresh_token_families set revoked_at = $2, revoked_reason = $3 where id = $1 and revoked_at is null', [
+      familyId,
+      at,
+      reason,
+    ]);
+
+  const insertToken = (q: Queryable, token: string, familyId: string, at: Date, familyExpiresAt: Date) =>
+    q.query('insert into refresh_tokens (token_hash, family_id, created_at, expires_at) values ($1, $2, $3, $4)', [
+      hash(token),
+      familyId,
+      at,
+      new Date(Math.min(later(at, s.idleSeconds).getTime(), familyExpiresAt.getTime())),
+    ]);
+
+  return {
+    async issue({ userId, clientId, scopes, authTime }) {
+      const t = now();
+      const familyId = randomUUID();
+      const familyExpiresAt = later(t, s.absoluteSeconds);
+      const token = newToken();
+      await db.transaction(async (tx) => {
+        await tx.query(
+          `insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
+           values ($1, $2, $3, $4, $5, $6, $7)`,
+          [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt],
+        );
+        await insertToken(tx, token, familyId, t, familyExpiresAt);
+      });
+      return token;
+    },
+
+    rotate(token, clientId, check = () => {}) {
+      return db.transaction(async (tx): Promise<RotateResult> => {
+        const t = now();
+        // FOR UPDATE: concurrent uses of one token queue here, so exactly one of them rotates it.
+        const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} for update of t`, [hash(token)])).rows[0];
+        if (!row) return { ok: false, reason: 'unknown' };
+        if (row.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
+        if (row.revoked_at) return { ok: false, reason: 'revoked' };
+        if (row.user_disabled) {
+          await revokeFamily(tx, row.family_id, 'user', t);
+          return { ok: false, reason: 'user_disabled' };
+        }
+        if (row.used_at) {
+          const inGrace = s.graceSeconds > 0 && t.getTime() - new Date(row.used_at).getTime() <= s.graceSeconds * 1000;
+          if (inGrace && !row.grace_used && row.successor) {
+            check(toGrant(row));
+            await tx.query('update refresh_tokens set grace_used = true where token_hash = $1', [hash(token)]);
+            return { ok: true, token: openSuccessor(token, row.successor), grant: toGrant(row) };
+          }
+          // RFC 9700 §4.14.2: a rotated token used again means it leaked; end the whole family.
+          await revokeFamily(tx, row.family_id, 'reuse', t);
+          return { ok: false, reason: 'reused' };
+        }
+        if (new Date(row.expires_at) <= t || new Date(row.family_expires_at) <= t) return { ok: false, reason: 'expired' };
+
+        check(toGrant(row));
+        const successor = newToken();
+        await insertToken(tx, successor, row.family_id, t, new Date(row.family_expires_at));
+        await tx.query('update refresh_tokens set used_at = $2, successor = $3 where token_hash = $1', [
+          hash(token),
+          t,
+          s.graceSeconds > 0 ? sealSuccessor(token, successor) : null,
+        ]);
+        return { ok: true, token: successor, grant: toGrant(row) };
+      });
+    },
+
+    async inspect(token) {
+      const t = now();
+      const r = await db.query<TokenRow & { username: string; created_at: Date }>(
+        `select t.family_id, t.expires_at, t.used_at, t.created_at, f.client_id, f.user_id, f.scopes, f.auth_time,
+                f.expires_at as family_expires_at, f.revoked_at, u.disabled as user_disabled, u.username
+         from refresh_tokens t
+         join refresh_token_families f on f.id = t.family_id
+         join users u on u.id = f.user_id
+         join clients c on c.client_id = f.client_id
+         where t.token_hash = $1 and t.used_at is null and f.revoked_at is null
+           and t.expires_at > $2 and f.expires_at > $2
+           and not u.disabled and not c.disabled and 'password' = any (c.grant_types)`,
+        [hash(token), t],
+      );
+      const row = r.rows[0];
+      if (!row) return undefined;
+      return { ...toGrant(row), username: row.username, issuedAt: new Date(row.created_at), expiresAt: new Date(row.expires_at) };
+    },
+
+    async revoke(token, clientId) {
+      const r = await db.query(
+        `update refresh_token_families f set revoked_at = $3, revoked_reason = 'revoked'
+         from refresh_tokens t
+         where t.token_hash = $1 and f.id = t.family_id and f.client_id = $2 and f.revoked_at is null
+         returning f.id`,
+        [hash(token), clientId, now()],
+      );
+      return r.rows.length > 0;
+    },
+
+    async revokeAll(owner, reason) {
+      const r =
+        'userId' in owner
+          ? await db.query(`${REVOKE_ALL} where user_id = $1 and revoked_at is null and expires_at > $2 returning id`, [
+              owner.userId,
+              now(),
+              reason,
+            ])
+          : await db.query(`${REVOKE_ALL} where client_id = $1 and revoked_at is null and expires_at > $2 returning id`, [
+              owner.clientId,
+              now(),
+              reason,
+            ]);
+      return r.rows.length;
+    },
+
+    async purge(q, keepSeconds) {
+      const before = later(now(), -keepSeconds);
+      const r = await q.query(
+        'delete from refresh_token_families where expires_at < $1 or revoked_at < $1 returning id',
+        [before],
+      );
+      const idle = await q.query('delete from refresh_tokens where expires_at < $1 returning family_id', [before]);
+      return r.rows.length + idle.rows.length;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import type { Database, Queryable } from '../db/database.js';
+
+export interface LoginThrottleSettings {
+  /** Failures from one address for one username before that pair is locked out. */
+  maxFailuresPerAddress: number;
+  /** Failures for one username, from all addresses, before the username is locked out. */
+  maxFailuresPerUser: number;
+  /** First lock-out; each further failure doubles it. */
+  baseLockoutSeconds: number;
+  maxLockoutSeconds: number;
+  /** A quiet period after which the failures are forgotten. */
+  failureWindowSeconds: number;
+}
+
+export interface LoginThrottle {
+  /** Seconds until the next attempt may run, or 0. Checked before any password hashing. */
+  lockedFor(username: string, address: string): Promise<number>;
+  recordFailure(username: string, address: string): Promise<void>;
+  recordSuccess(username: string, address: string): Promise<void>;
+  /** Deletes rows whose failures are forgotten and whose lock-out is over. */
+  purge(q: Queryable): Promise<number>;
+}
+
+interface AttemptRow {
+  failures: number;
+  last_failure_at: Date;
+  locked_until: Date | null;
+}
+
+// Keys never hold the raw username twice in different cases: "Alice" and "alice" are one account.
+const normal = (username: string) => username.normalize('NFC').toLowerCase();
+const userKey = (username: string) => `u:${normal(username)}`;
+const pairKey = (username: string, address: string) => `a:${address}|${normal(username)}`;
+
+/**
+ * Brute-force protection for the password grant, kept in the database so every instance shares it.
+ *
+ * Each (username, address) pair locks after `maxFailuresPerAddress` failures, for a lock-out that
+ * doubles with every further failure up to `maxLockoutSeconds`; never permanent. The username as a
+ * whole locks after `maxFailuresPerUser` failures, but one address adds at most
+ * `maxFailuresPerAddress` of them, so nobody can lock a user out everywhere from a single address.
+ */
+export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now: () => Date = () => new Date()): LoginThrottle {
+  const lockout = (failures: number, threshold: number) =>
+    failures < threshold ? 0 : Math.min(s.maxLockoutSeconds, s.baseLockoutSeconds * 2 ** Math.min(30, failures - threshold));
+
+  return {
+    async lockedFor(username, address) {
+      const t = now();
+      const r = await db.query<{ locked_until: Date }>(
+        'select locked_until from login_attempts where key = any($1::text[]) and locked_until > $2',
+        [[userKey(username), pairKey(username, address)], t],
+      );
+      const until = Math.max(0, ...r.rows.map((row) => new Date(row.locked_until).getTime()));
+      return until > t.getTime() ? Math.ceil((until - t.getTime()) / 1000) : 0;
+    },
+
+    async recordFailure(username, address) {
+      const t = now();
+      const forgetBefore = new Date(t.getTime() - s.failureWindowSeconds * 1000);
+      await db.transaction(async (tx) => {
+        const bump = async (key: string, threshold: number) => {
+          const current = (
+            await tx.query<AttemptRow>(
+              'select failures, last_failure_at, locked_until from login_attempts where key = $1 for update',
+              [key],
+            )
+          ).rows[0];
+          const failures = current && new Date(current.last_failure_at) >= forgetBefore ? current.failures + 1 : 1;
+          const seconds = lockout(failures, threshold);
+          const lockedUntil = seconds > 0 ? new Date(t.getTime() + seconds * 1000) : null;
+          await tx.query(
+            `insert into login_attempts (key, failures, last_failure_at, locked_until) values ($1, $2, $3, $4)
+             on conflict (key) do update set failures = $2, last_failure_at = $3, locked_until = $4`,
+            [key, failures, t, lockedUntil],
+          );
+          return failures;
+        };
+        const fromThisAddress = await bump(pairKey(username, address), s.maxFailuresPerAddress);
+        if (fromThisAddress <= s.maxFailuresPerAddress) await bump(userKey(username), s.maxFailuresPerUser);
+      });
+    },
+
+    async recordSuccess(username, address) {
+      await db.query('delete from login_attempts where key = any($1::text[])', [[userKey(username), pairKey(username, address)]]);
+    },
+
+    async purge(q) {
+      const t = now();
+      const r = await q.query(
+        `delete from login_attempts where last_failure_at < $1 and (locked_until is null or locked_until < $2) returning key`,
+        [new Date(t.getTime() - s.failureWindowSeconds * 1000), t],
+      );
+      return r.rows.length;
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import t, { type Test } from 'tap';
+import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { buildTestApp } from '../helpers/app.js';
+import { ON_POSTGRES } from '../helpers/db.js';
+
+async function setup(t: Test, env: Record<string, string> = {}) {
+  const clock = { now: new Date('2032-01-01T00:00:00Z') };
+  const ctx = await buildTestApp(t, { now: () => clock.now, env });
+  const client = await ctx.seed.client({ grantTypes: ['password'], scopes: ['read', 'write', 'admin'] });
+  const user = await ctx.seed.user('henry', 'henry-password');
+  const auth = { client_id: client.clientId, client_secret: client.secret };
+  const login = async (scope = 'read write') => {
+    const res = await ctx.token({ ...auth, grant_type: 'password', username: 'henry', password: 'henry-password', scope });
+    t.equal(res.statusCode, 200, res.body);
+    return res.json() as { access_token: string; refresh_token: string; scope: string };
+  };
+  const refresh = (refreshToken: string, extra: Record<string, string> = {}) =>
+    ctx.token({ ...auth, grant_type: 'refresh_token', refresh_token: refreshToken, ...extra });
+  const advance = (s: number) => (clock.now = new Date(clock.now.getTime() + s * 1000));
+  return { ...ctx, clock, client, user, auth, login, refresh, advance };
+}
+
+t.test('the password grant returns a 256-bit opaque refresh token, stored only as a hash', async (t) => {
+  const { login, db } = await setup(t);
+  const { refresh_token } = await login();
+  t.match(refresh_token, /^[A-Za-z0-9_-]{43}$/);
+  const rows = JSON.stringify((await db.query('select * from refresh_tokens')).rows);
+  t.notOk(rows.includes(refresh_token), 'not stored in clear');
+});
+
+t.test('every refresh rotates; reuse of a rotated token revokes the whole family', async (t) => {
+  const { login, refresh, verify, user } = await setup(t);
+  const first = await login();
+  const r1 = await refresh(first.refresh_token);
+  t.equal(r1.statusCode, 200, r1.body);
+  t.equal(r1.headers['cache-control'], 'no-store');
+  const b1 = r1.json();
+  t.not(b1.refresh_token, first.refresh_token, 'a new refresh token');
+  t.equal(b1.scope, 'read write');
+  const claims = await verify(b1.access_token);
+  t.equal(claims.sub, user.id);
+  t.type(claims.auth_time, 'number', 'auth_time of the original login');
+
+  const r2 = await refresh(b1.refresh_token);
+  t.equal(r2.statusCode, 200);
+  const latest = r2.json().refresh_token;
+
+  const reuse = await refresh(first.refresh_token);
+  t.equal(reuse.statusCode, 400);
+  t.equal(reuse.json().error, 'invalid_grant');
+  t.match(reuse.json().error_description, /already used/);
+  const afterReuse = await refresh(latest);
+  t.equal(afterReuse.statusCode, 400, 'the newest token of the family is dead too');
+  t.equal(afterReuse.json().error, 'invalid_grant');
+});
+
+t.test('scope can be narrowed on refresh, never widened; a refused request leaves the token unspent', async (t) => {
+  const { login, refresh } = await setup(t);
+  const first = await login('read write');
+  const widened = await refresh(first.refresh_token, { scope: 'read admin' });
+  t.equal(widened.statusCode, 400);
+  t.equal(widened.json().error, 'invalid_scope');
+  const narrowed = await refresh(first.refresh_token, { scope: 'read' });
+  t.equal(narrowed.statusCode, 200, 'the refused request did not spend the token');
+  t.equal(narrowed.json().scope, 'read');
+  const again = await refresh(narrowed.json().refresh_token);
+  t.equal(again.json().scope, 'read write', 'without scope: everything granted at login');
+});
+
+t.test('disabled or deleted user, or the client losing the grant, ends the family', async (t) => {
+  const { login, refresh, db } = await setup(t);
+  const a = await login();
+  await db.query("update users set disabled = true where username = 'henry'");
+  t.equal((await refresh(a.refresh_token)).json().error, 'invalid_grant', 'disabled user');
+  await db.query("update users set disabled = false where username = 'henry'");
+  t.equal((await refresh(a.refresh_token)).json().error, 'invalid_grant', 'the family stays ended');
+
+  const b = await login();
+  await db.query("update clients set grant_types = '{client_credentials}'");
+  const lost = await refresh(b.refresh_token);
+  t.equal(lost.json().error, 'unauthorized_client');
+  await db.query("update clients set grant_types = '{password}'");
+  t.equal((await refresh(b.refresh_token)).json().error, 'invalid_grant', 'ended, even when the grant returns');
+
+  const c = await login();
+  await db.query("delete from users where username = 'henry'");
+  t.equal((await refresh(c.refresh_token)).json().error, 'invalid_grant', 'deleted user');
+});
+
+t.test('idle and absolute lifetimes', async (t) => {
+  const { login, refresh, advance } = await setup(t, {
+    SIGIL_REFRESH_TOKEN_IDLE_SECONDS: '3600',
+    SIGIL_REFRESH_TOKEN_ABSOLUTE_SECONDS: '7200',
+  });
+  const a = await login();
+  advance(3601);
+  const idle = await refresh(a.refresh_token);
+  t.equal(idle.json().error, 'invalid_grant');
+  t.match(idle.json().error_description, /expired/);
+
+  let token = (await login()).refresh_token;
+  for (let i = 0; i < 3; i++) {
+    advance(2000);
+    const r = await refresh(token);
+    t.equal(r.statusCode, 200, `refresh ${i + 1} inside both lifetimes`);
+    token = r.json().refresh_token;
+  }
+  advance(2000); // 8000 s after the login
+  t.equal((await refresh(token)).json().error, 'invalid_grant', 'the absolute lifetime ends the family');
+});
+
+t.test('grace window: a lost response can be retried once and gets the same successor', async (t) => {
+  const { login, refresh, advance } = await setup(t, { SIGIL_REFRESH_TOKEN_GRACE_SECONDS: '10' });
+  const a = await login();
+  const r1 = await refresh(a.refresh_token);
+  const retry = await refresh(a.refresh_token);
+  t.equal(retry.statusCode, 200, 'one retry inside the window');
+  t.equal(retry.json().refresh_token, r1.json().refresh_token, 'the same successor');
+  const third = await refresh(a.refresh_token);
+  t.equal(third.json().error, 'invalid_grant', 'only once: the second retry is reuse');
+  t.equal((await refresh(r1.json().refresh_token)).json().error, 'invalid_grant', 'and it ended the family');
+
+  const b = await login();
+  await refresh(b.refresh_token);
+  advance(11);
+  t.equal((await refresh(b.refresh_token)).json().error, 'invalid_grant', 'after the window it is reuse');
+});
+
+t.test('default: no grace window', async (t) => {
+  const { login, refresh } = await setup(t);
+  const a = await login();
+  await refresh(a.refresh_token);
+  t.equal((await refresh(a.refresh_token)).json().error, 'invalid_grant');
+});
+
+t.test('refresh tokens belong to their client; client_credentials never gets one', async (t) => {
+  const { login, seed, token } = await setup(t);
+  const a = await login();
+  const other = await seed.client({ grantTypes: ['password', 'client_credentials'], scopes: ['read'] });
+  const stolen = await token({ client_id: other.clientId, client_secret: other.secret, grant_type: 'refresh_token', refresh_token: a.refresh_token });
+  t.equal(stolen.json().error, 'invalid_grant');
+  const cc = await token({ client_id: other.clientId, client_secret: other.secret, grant_type: 'client_credentials' });
+  t.notOk('refresh_token' in cc.json());
+  const missing = await token({ client_id: other.clientId, client_secret: other.secret, grant_type: 'refresh_token' });
+  t.equal(missing.json().error, 'invalid_request');
+  const garbage = await token({ client_id: other.clientId, client_secret: other.secret, grant_type: 'refresh_token', refresh_token: "' or 1=1 --" });
+  t.equal(garbage.json().error, 'invalid_grant');
+});
+
+t.test('N parallel refreshes with one token: exactly one succeeds', { skip: !ON_POSTGRES && 'real concurrency needs PostgreSQL' }, async (t) => {
+  const { login, refresh } = await setup(t);
+  const a = await login();
+  const results = await Promise.all(Array.from({ length: 8 }, () => refresh(a.refresh_token)));
+  const ok = results.filter((r) => r.statusCode === 200);
+  t.equal(ok.length, 1, 'one winner');
+  t.ok(results.filter((r) => r.statusCode !== 200).every((r) => r.json().error === 'invalid_grant'), 'the rest invalid_grant');
+});
+
+t.test('the store alone: concurrent rotation on separate connections', async (t) => {
+  const { db, user, client } = await setup(t);
+  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, () => new Date('2032-01-01T00:00:00Z'));
+  const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
+  const results = await Promise.all(Array.from({ length: 5 }, () => store.rotate(token, client.clientId)));
+  t.equal(results.filter((r) => r.ok).length, 1);
+});

@@ -1,0 +1,66 @@
+import t from 'tap';
+import { createHousekeeping, sigilPurgeTasks } from '../../src/ops/housekeeping.js';
+import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { buildTestApp } from '../helpers/app.js';
+
+t.test('housekeeping purges what has expired and keeps what is live', async (t) => {
+  const clock = { now: new Date('2034-01-01T00:00:00Z') };
+  const now = () => clock.now;
+  const { db, config, seed } = await buildTestApp(t, { now });
+  const client = await seed.client({ grantTypes: ['password'] });
+  const user = await seed.user('jane', 'pw');
+  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, now);
+  await store.issue({ userId: user.id, clientId: client.clientId, scopes: [], authTime: now() });
+  const day = 86400_000;
+  await db.query(
+    `insert into login_attempts (key, failures, last_failure_at, locked_until) values
+       ('u:old', 3, $1, null), ('u:fresh', 3, $2, null), ('u:locked', 9, $1, $3)`,
+    [new Date(clock.now.getTime() - 2 * day), clock.now, new Date(clock.now.getTime() + 60_000)],
+  );
+  await db.query(
+    `insert into revoked_access_tokens (jti, client_id, expires_at, revoked_at) values
+       ('old', 'c', $1, $1), ('live', 'c', $2, $2)`,
+    [new Date(clock.now.getTime() - day), new Date(clock.now.getTime() + 600_000)],
+  );
+
+  const housekeeping = createHousekeeping(db, sigilPurgeTasks(db, config, now));
+  const nothingYet = await housekeeping.runOnce();
+  t.same(nothingYet, { refresh_tokens: 0, revoked_access_tokens: 1, login_attempts: 1 });
+
+  clock.now = new Date(clock.now.getTime() + 3 * day); // the family expired two days ago
+  const later = await housekeeping.runOnce();
+  t.equal(later?.refresh_tokens, 1, 'the expired family is gone (its tokens cascade)');
+  const left = async (table: string) =>
+    (await db.query<{ n: number }>(`select count(*)::int as n from ${table}`)).rows[0]?.n;
+  t.equal(await left('refresh_tokens'), 0);
+  t.equal(await left('refresh_token_families'), 0);
+  t.equal(await left('revoked_access_tokens'), 0);
+  t.equal(await left('login_attempts'), 0);
+});
+
+// With sequential scans disabled, the planner reports whether an index can serve each hot lookup.
+t.test('every hot-path lookup is served by an index', async (t) => {
+  const { db } = await buildTestApp(t);
+  const hot: [string, string, unknown[]][] = [
+    ['client by id (client authentication)', 'select name from clients where client_id = $1', ['x']],
+    ['user by name (password grant)', 'select id from users where lower(username) = lower($1)', ['x']],
+    ['user by id (introspection)', 'select username from users where id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
+    ['revoked access token (introspection)', 'select 1 from revoked_access_tokens where jti = $1', ['x']],
+    ['refresh token by hash', 'select family_id from refresh_tokens where token_hash = $1', [Buffer.alloc(32)]],
+    ['families of a user (revoke --user)', 'select id from refresh_token_families where user_id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
+    ['families of a client (revoke --client)', 'select id from refresh_token_families where client_id = $1', ['x']],
+    ['login attempts by key', 'select locked_until from login_attempts where key = any($1::text[])', [['a', 'b']]],
+    ['purge of old login attempts', 'select key from login_attempts where last_failure_at < $1', [new Date()]],
+    ['purge of revocations', 'select jti from revoked_access_tokens where expires_at < $1', [new Date()]],
+    ['purge of refresh tokens', 'select family_id from refresh_tokens where expires_at < $1', [new Date()]],
+  ];
+  for (const [what, sql, params] of hot) {
+    const plan = await db.transaction(async (tx) => {
+      await tx.query('set local enable_seqscan = off');
+      const r = await tx.query<Record<string, string>>(`explain ${sql}`, params);
+      return r.rows.map((row) => Object.values(row)[0]).join('\n');
+    });
+    t.notMatch(plan, /Seq Scan/, `${what}:\n${plan}`);
+    t.match(plan, /Index/, what);
+  }
+});
