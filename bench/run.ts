@@ -95,7 +95,11 @@ async function bench(o: BenchOptions) {
   const database = await prepareDatabase();
   cleanups.push(database.drop);
   log(`database: ${database.label}`);
-  const sigil: Sigil = await startSigil(database.url, log);
+  const profileDir = `${RESULTS_DIR}${startedAt.toISOString().replace(/[:.]/g, '-')}-sigil`;
+  const sigil: Sigil = await startSigil(database.url, log, {
+    nodeArgs: o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  if (o.cpuProf) log(`Sigil's CPU profile goes to ${profileDir} when it stops`);
   cleanups.push(sigil.stop);
 
   const jwksBody = await (await fetch(`${sigil.url}/.well-known/jwks.json`)).text();

@@ -1,12 +1,18 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { jwksRoute } from './keys/jwks-route.js';
 import type { KeyService } from './keys/key-service.js';
 import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
 import { healthRoutes } from './ops/health-routes.js';
+import { createAudit } from './ops/audit.js';
+import { httpProtection } from './ops/http-protection.js';
+import { createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
+import { openApi } from './ops/openapi.js';
+import { requestId, requestLog } from './ops/request-log.js';
+import { type ClientCache, createClientCache } from './clients/client-cache.js';
 import { createClientRepository } from './clients/client-repository.js';
 import { createScopeCatalog } from './clients/scope-catalog.js';
 import { createClientAuthenticator } from './oauth/client-auth.js';
@@ -36,23 +42,42 @@ export interface AppDeps {
   now?: () => Date;
   /** Default: argon2id with config.argon2. */
   hasher?: PasswordHasher;
+  /** Default: a registry of this app's own. server.ts passes one so it can count key rotations. */
+  metrics?: Metrics;
+  /** Default: a client cache of this app's own, started here and stopped when the app closes. */
+  clientCache?: ClientCache;
 }
 
 // Small on purpose: an OAuth request is a few hundred bytes.
 export const BODY_LIMIT_BYTES = 16 * 1024;
+export const SIGIL_VERSION = '0.1.0';
 
 /** A ready Fastify instance wired to its dependencies. Never listens; tests drive it with inject. */
-export async function buildApp({ config, db, keys, migrationVersion, logger = false, now = () => new Date(), hasher }: AppDeps) {
+export async function buildApp(deps: AppDeps) {
+  const { config, db, keys, migrationVersion, logger = false, now = () => new Date(), hasher } = deps;
   const app = Fastify({
     logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    // A hop count is valid at run time (proxy-addr) though the type omits it.
+    trustProxy: config.trustProxy as boolean | string | string[],
+    genReqId: requestId,
+    // requestLog writes the one line per request.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  // Response schemas document the API (OpenAPI); replies are plain JSON.stringify, as without them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(oauthErrorHandler);
   app.setNotFoundHandler(notFoundHandler);
   await app.register(formbody);
+  // On the root instance, so they cover every route registered after them.
+  await httpProtection(app, config);
+  await requestLog(app);
+  await openApi(app, { issuer: config.issuer, version: SIGIL_VERSION });
+  const metrics = deps.metrics ?? createMetrics({ db, signingKey: () => keys.signingKey(), now });
+  await metricsRoute(app, { metrics, token: config.metricsToken });
+  const audit = createAudit(app.log, metrics);
   await app.register(healthRoutes, { db, migrationVersion });
   await app.register(jwksRoute, { keys });
 
@@ -69,16 +94,22 @@ export async function buildApp({ config, db, keys, migrationVersion, logger = fa
       tokens,
       policy,
       now,
+      audit,
       withRefreshToken: async (response, grant) => ({
         ...response,
         refresh_token: await refreshTokens.issue({ ...grant, authTime: now() }),
       }),
     }),
-    refreshTokenGrant({ refreshTokens, tokens, policy }),
+    refreshTokenGrant({ refreshTokens, tokens, policy, audit }),
   ]);
-  const authenticateClient = createClientAuthenticator(createClientRepository(db), now);
+  const clientCache = deps.clientCache ?? createClientCache(db, createClientRepository(db), { maxEntries: config.clientCacheSize });
+  if (!deps.clientCache) {
+    await clientCache.start({ onError: (err) => app.log.warn({ err }, 'client cache: version check failed') });
+    app.addHook('onClose', () => clientCache.stop());
+  }
+  const authenticateClient = createClientAuthenticator(clientCache, now);
   const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
-  await app.register(tokenRoute, { authenticateClient, grants });
+  await app.register(tokenRoute, { authenticateClient, grants, audit });
   await app.register(introspectRoute, { authenticateClient, introspect });
   await app.register(revokeRoute, { authenticateClient, keys, revocations, refreshTokens });
   await app.register(metadataRoute, {

@@ -47,7 +47,7 @@ const encryptionKeyList = z
   .transform((keys) => keys.map((k) => new Secret(decodeKey(k))));
 
 // Variables whose value must not be echoed in an error message.
-const SECRET_VARS = new Set(['SIGIL_KEY_ENCRYPTION_KEY', 'SIGIL_KEY_ENCRYPTION_KEYS_OLD']);
+const SECRET_VARS = new Set(['SIGIL_KEY_ENCRYPTION_KEY', 'SIGIL_KEY_ENCRYPTION_KEYS_OLD', 'SIGIL_METRICS_TOKEN']);
 
 // Every environment variable Sigil reads, with its default. `.env.example` mirrors this list.
 const EnvSchema = z.object({
@@ -63,11 +63,17 @@ const EnvSchema = z.object({
     .optional(),
   SIGIL_DATA_DIR: z.string().min(1).default('./data'),
   SIGIL_DB_POOL_SIZE: int(1, 200).default(10),
+  // Off behind a pooler that moves sessions between clients (PgBouncer in transaction mode before 1.21).
+  SIGIL_DB_PREPARED_STATEMENTS: flag.default(true),
+  SIGIL_DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  SIGIL_DB_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   SIGIL_ARGON2_MEMORY_KIB: int(19456, 4_194_304).default(19456),
   SIGIL_ARGON2_TIME_COST: int(2, 100).default(2),
   SIGIL_ARGON2_PARALLELISM: int(1, 16).default(1),
   SIGIL_CLIENT_SECRET_GRACE_HOURS: int(0, 24 * 365).default(24),
+  // Clients kept in memory per instance (src/clients/client-cache.ts); 0: read the database on every request.
+  SIGIL_CLIENT_CACHE_SIZE: int(0, 1_000_000).default(1000),
   SIGIL_DEMO: flag.default(true),
   // Tokens: the audience when neither the request nor the client names one (default: the issuer).
   SIGIL_DEFAULT_AUDIENCE: z.string().min(1).optional(),
@@ -83,6 +89,18 @@ const EnvSchema = z.object({
   SIGIL_REFRESH_TOKEN_GRACE_SECONDS: int(0, 300).default(0),
   // How often expired rows are purged (one instance at a time).
   SIGIL_PURGE_INTERVAL_SECONDS: int(10, 86400).default(3600),
+  // Operations: overload shedding, rate limiting, proxies, CORS, metrics.
+  SIGIL_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(1000),
+  SIGIL_RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(1200),
+  SIGIL_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[0-9a-fA-F:./]+(\s*,\s*[0-9a-fA-F:./]+)*)$/, 'must be true, false, a hop count, or addresses/CIDRs separated by commas')
+    .default('false'),
+  SIGIL_CORS_ORIGINS: z
+    .string()
+    .refine((v) => v.split(',').every((o) => /^https?:\/\/[^/\s]+$/.test(o.trim())), 'must be origins like https://app.example.com, separated by commas')
+    .optional(),
+  SIGIL_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Access tokens and signing keys. The key settings are checked against each other in checkKeyTimings.
   SIGIL_ACCESS_TOKEN_TTL: int(1, 86400).default(600),
   SIGIL_SIGNING_ALG: z
@@ -109,15 +127,30 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolSize: number;
+  /** Prepare parameterized statements once per connection (PostgreSQL). */
+  dbPreparedStatements: boolean;
+  /** No request waits on PostgreSQL longer than about this (then 503 temporarily_unavailable). */
+  dbStatementTimeoutMs: number;
+  dbConnectTimeoutMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   clientSecretGraceHours: number;
+  /** Most clients cached in memory; changes reach every instance within about 2 s (0: no cache). */
+  clientCacheSize: number;
   /** Create a demo client and user when the embedded database starts empty. */
   demo: boolean;
   defaultAudience: string;
   login: LoginThrottleSettings;
   refreshTokens: RefreshTokenSettings;
   purgeIntervalSeconds: number;
+  /** 503 when the event loop lags more than this (0: off). */
+  maxEventLoopDelayMs: number;
+  /** Requests per minute per client address on /token, /introspect and /revoke (0: off). */
+  rateLimitPerMinute: number;
+  /** Fastify trustProxy: which proxies' X-Forwarded-For is believed for the client address. */
+  trustProxy: boolean | number | string[];
+  corsOrigins: string[];
+  metricsToken: string | undefined;
   /**
    * Lifetime of access tokens in seconds, and the longest one Sigil issues: key retention is checked
    * against it, so a client's own TTL may shorten it but not exceed it (KeyService.sign refuses a
@@ -156,6 +189,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+function parseTrustProxy(v: string): boolean | number | string[] {
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((a) => a.trim());
+}
+
 function defaultIssuer(host: string, port: number): string {
   const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
@@ -185,6 +224,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.SIGIL_DATA_DIR),
     dbPoolSize: e.SIGIL_DB_POOL_SIZE,
+    dbPreparedStatements: e.SIGIL_DB_PREPARED_STATEMENTS,
+    dbStatementTimeoutMs: e.SIGIL_DB_STATEMENT_TIMEOUT_MS,
+    dbConnectTimeoutMs: e.SIGIL_DB_CONNECT_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     argon2: {
       memoryCost: e.SIGIL_ARGON2_MEMORY_KIB,
@@ -192,6 +234,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       parallelism: e.SIGIL_ARGON2_PARALLELISM,
     },
     clientSecretGraceHours: e.SIGIL_CLIENT_SECRET_GRACE_HOURS,
+    clientCacheSize: e.SIGIL_CLIENT_CACHE_SIZE,
     demo: e.SIGIL_DEMO,
     defaultAudience: e.SIGIL_DEFAULT_AUDIENCE ?? issuer,
     login: {
@@ -207,6 +250,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       graceSeconds: e.SIGIL_REFRESH_TOKEN_GRACE_SECONDS,
     },
     purgeIntervalSeconds: e.SIGIL_PURGE_INTERVAL_SECONDS,
+    maxEventLoopDelayMs: e.SIGIL_MAX_EVENT_LOOP_DELAY_MS,
+    rateLimitPerMinute: e.SIGIL_RATE_LIMIT_PER_MINUTE,
+    trustProxy: parseTrustProxy(e.SIGIL_TRUST_PROXY),
+    corsOrigins: e.SIGIL_CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? [],
+    metricsToken: e.SIGIL_METRICS_TOKEN,
     accessTokenTtl: e.SIGIL_ACCESS_TOKEN_TTL,
     keys,
   };

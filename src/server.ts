@@ -6,7 +6,9 @@ import { loadKeyEncryptionKeys } from './keys/key-encryption-key.js';
 import { createKeyService, type ManagedKeyService } from './keys/key-service.js';
 import { createDemoIfEmpty, welcomeText } from './first-run.js';
 import { loggerOptions } from './logger.js';
+import { keyEventLog } from './ops/audit.js';
 import { createHousekeeping, sigilPurgeTasks } from './ops/housekeeping.js';
+import { createMetrics } from './ops/metrics.js';
 import { createPasswordHasher } from './users/passwords.js';
 
 export interface RunningServer {
@@ -29,10 +31,19 @@ export async function startServer(
     const demo =
       config.demo && !config.databaseUrl ? await createDemoIfEmpty(db, createPasswordHasher(config.argon2)) : undefined;
     keys = createKeyService({ db, config, encryptionKeys });
-    const app = await buildApp({ config, db, keys, migrationVersion: latestMigrationVersion(), logger: loggerOptions(config.logLevel) });
+    const loadedKeys = keys;
+    const metrics = createMetrics({ db, signingKey: () => loadedKeys.signingKey(), now: () => new Date() });
+    const app = await buildApp({
+      config,
+      db,
+      keys,
+      metrics,
+      migrationVersion: latestMigrationVersion(),
+      logger: loggerOptions(config.logLevel),
+    });
     // Keys loaded (the first one created on first start), LISTEN and the rotation timer running
     // before the first request can arrive.
-    await keys.start({ log: app.log });
+    await keys.start({ log: keyEventLog(app.log, metrics) });
     const housekeeping = createHousekeeping(db, sigilPurgeTasks(db, config, () => new Date()));
     housekeeping.start(config.purgeIntervalSeconds, (err) => app.log.warn({ err }, 'housekeeping failed'));
     const url = await app.listen({ port: config.port, host: config.host });

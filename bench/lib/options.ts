@@ -12,6 +12,8 @@ export interface BenchOptions {
   pool: number;
   only: string[] | undefined;
   json: boolean;
+  /** Run Sigil under `node --cpu-prof`, writing its profile into bench/results/. */
+  cpuProf: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -23,6 +25,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --pool <n>                   distinct access tokens for introspection (default 5000)
   --only <a,b>                 run only these scenarios (and their ceilings): %SCENARIOS%
   --json                       print the results as JSON instead of the table
+  --cpu-prof                   profile Sigil (node --cpu-prof) into bench/results/<timestamp>-sigil/
   -h, --help
 
 PostgreSQL: DATABASE_URL when set (used as is); otherwise a fresh database sigil_bench_<random> is
@@ -60,6 +63,7 @@ export function parseOptions(argv: string[], scenarios: readonly string[]): Benc
     pool: Math.floor(positive('pool', values.pool, 5000)),
     only,
     json: values.json ?? false,
+    cpuProf: values['cpu-prof'] ?? false,
   };
 }
 
@@ -76,6 +80,7 @@ function parse(argv: string[]) {
       pool: { type: 'string' },
       only: { type: 'string' },
       json: { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -125,6 +125,7 @@ export async function runToCompletion(
   child.stdin.end(o.input ?? '');
   // 'close', not 'exit': by then stdout has been read to its end.
   const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`);
+  // Some tools (tsc) report on stdout.
+  if (code !== 0) throw new Error(`${args.join(' ')} failed (exit ${code}): ${(stderr.trim() || stdout.trim()).slice(-STDERR_TAIL_BYTES)}`);
   return stdout;
 }

@@ -85,6 +85,8 @@ export async function connectToRunningServer(dataDir: string): Promise<Database 
   }
   return createPostgresDatabase(undefined, {
     poolSize: 1,
+    // Every connection to the socket shares the server's one session: names would collide.
+    preparedStatements: false,
     connection: { host: dataDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres' },
   });
 }

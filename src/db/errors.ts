@@ -16,3 +16,30 @@ export const isUniqueViolation = (err: unknown) => code(err) === '23505';
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
 }
+
+// Connection failures (node), and PostgreSQL's connection exceptions (class 08), shutdowns and
+// cancellations (57P01–57P03, 57014 statement timeout) and too many connections (53300).
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '57014',
+  '53300',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection error|Client was closed|Cannot use a pool after calling end/i;
+
+/** The database cannot be reached or did not answer in time: a 503, not a bug. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const c = code(err);
+  if (typeof c === 'string' && (UNAVAILABLE_CODES.has(c) || c.startsWith('08'))) return true;
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
+}

@@ -29,6 +29,8 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<strin
   let current: string | undefined;
   try {
     return await db.transaction(async (tx) => {
+      // Waiting for another instance's migration, or a long migration, is not a hung request.
+      await tx.query('set local statement_timeout = 0');
       await tx.query('select pg_advisory_xact_lock($1)', [LOCKS.migrate]);
       const postgrator = new Postgrator({
         migrationPattern: `${dir}/*.sql`,

@@ -17,6 +17,8 @@ export interface KeyService {
   jwks(): { body: string; etag: string };
   /** JWKS Cache-Control max-age in seconds. */
   readonly maxAgeSeconds: number;
+  /** The key signing now, for metrics (kid and when it started signing). */
+  signingKey(): { kid: string; activatesAt: Date } | undefined;
 }
 
 /** pino-compatible subset (Fastify's app.log fits). */
@@ -257,6 +259,10 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
     jwks: (): Jwks => set.at(now()).jwks,
     maxAgeSeconds: policy.jwksMaxAgeSeconds,
     maxTokenTtlSeconds,
+    signingKey: () => {
+      const key = set.at(now()).signingKey;
+      return key && { kid: key.kid, activatesAt: key.activatesAt };
+    },
     rotation: {
       rotateIfDue: () => afterChange(rotation.rotateIfDue()),
       rotate: (o) => afterChange(rotation.rotate(o)),

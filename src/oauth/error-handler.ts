@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { OAuthError } from './errors.js';
 
 // Fastify's own 4xx errors, in the words a client can act on.
@@ -10,8 +11,17 @@ const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new OAuthError('invalid_request', 'the Content-Length header is wrong'),
 };
 
+// Clients retry after this many seconds while the database is away.
+const RETRY_AFTER_SECONDS = 5;
+
 function toOAuthError(err: FastifyError): OAuthError {
   if (err instanceof OAuthError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable: retry shortly', {
+      retryAfter: RETRY_AFTER_SECONDS,
+      cause: err,
+    });
+  }
   const known = FRAMEWORK_ERRORS[err.code]?.();
   if (known) return known;
   if (err.validation) return new OAuthError('invalid_request', `malformed request: ${err.message}`);
@@ -26,7 +36,8 @@ export function oauthErrorHandler(err: FastifyError, req: FastifyRequest, reply:
 
 /** The only place an error becomes a response: `{error, error_description}`, never a stack trace. */
 export function sendOAuthError(e: OAuthError, req: FastifyRequest, reply: FastifyReply) {
-  if (e.status >= 500 && e.code === 'server_error') req.log.error({ err: e.cause }, 'request failed');
+  if (e.code === 'server_error') req.log.error({ err: e.cause }, 'request failed');
+  else if (e.code === 'temporarily_unavailable') req.log.warn({ err: e.cause }, 'database unavailable');
   if (e.status === 401 && req.headers.authorization?.trimStart().toLowerCase().startsWith('basic')) {
     reply.header('www-authenticate', 'Basic realm="sigil", charset="UTF-8"');
   }

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Client } from '../clients/types.js';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
+import { annotate } from '../ops/request-log.js';
+import { INTROSPECT_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -94,9 +96,10 @@ export async function introspectRoute(app: FastifyInstance, { authenticateClient
   app.addHook('onRequest', async (_req, reply) => {
     noStore(reply);
   });
-  app.post('/introspect', async (req) => {
+  app.post('/introspect', { schema: INTROSPECT_ROUTE_SCHEMA, attachValidation: true }, async (req) => {
     const params = readForm(req);
     const caller = await authenticateClient(req, params);
+    annotate(req, { client_id: caller.clientId });
     const token = single(params, 'token');
     if (token === undefined) throw new OAuthError('invalid_request', 'the token parameter is missing');
     return introspect(token, single(params, 'token_type_hint'), caller);

@@ -14,6 +14,10 @@ export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
 /** RFC 8414 authorization server metadata. The issuer is the one in every token. */
 export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOptions) {
   const at = (path: string) => `${o.issuer}${path}`;
+  // Loaded once at start, so the document is served from memory even when the database is down.
+  app.addHook('onReady', async () => {
+    await o.scopeCatalog.scopes().catch(() => {});
+  });
   app.get('/.well-known/oauth-authorization-server', async (_req, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return {

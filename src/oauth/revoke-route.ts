@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
+import { annotate } from '../ops/request-log.js';
+import { REVOKE_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -23,9 +25,10 @@ export async function revokeRoute(app: FastifyInstance, o: RevokeRouteOptions) {
   app.addHook('onRequest', async (_req, reply) => {
     noStore(reply);
   });
-  app.post('/revoke', async (req, reply) => {
+  app.post('/revoke', { schema: REVOKE_ROUTE_SCHEMA, attachValidation: true }, async (req, reply) => {
     const params = readForm(req);
     const client = await o.authenticateClient(req, params);
+    annotate(req, { client_id: client.clientId });
     const token = single(params, 'token');
     if (token === undefined) throw new OAuthError('invalid_request', 'the token parameter is missing');
     // The hint is only an optimisation (§2.1): both kinds are tried whatever it says.

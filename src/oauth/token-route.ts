@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { Audit } from '../ops/audit.js';
+import { annotate } from '../ops/request-log.js';
+import { TOKEN_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -9,30 +12,33 @@ import { noStore } from './no-store.js';
 export interface TokenRouteOptions {
   authenticateClient: AuthenticateClient;
   grants: GrantRegistry;
+  audit?: Audit;
 }
 
 /**
  * POST /token: form → client authentication → grant lookup → client permission → grant parameters
  * → tokens. Each step fails with its own RFC 6749 §5.2 error.
  */
-export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants }: TokenRouteOptions) {
+export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants, audit }: TokenRouteOptions) {
   // Errors from this plugin are token responses too: never cached.
   app.addHook('onRequest', async (_req, reply) => {
     noStore(reply);
   });
 
-  app.post('/token', async (req, reply) => {
+  app.post('/token', { schema: TOKEN_ROUTE_SCHEMA, attachValidation: true }, async (req, reply) => {
     // RFC 8707 lets `resource` repeat; every other parameter must come once.
     const params = readForm(req, ['resource']);
     const grantType = single(params, 'grant_type');
     const grant = grantType === undefined ? undefined : grants.get(grantType);
     const client = await authenticateClient(req, params);
+    annotate(req, { client_id: client.clientId, ...(grantType !== undefined && { grant: grantType }) });
     if (grantType === undefined) throw new OAuthError('invalid_request', 'the grant_type parameter is missing');
     if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
     if (grant.requires && !client.grantTypes.includes(grant.requires)) {
       throw new OAuthError('unauthorized_client', `this client may not use the ${grantType} grant`);
     }
     const response = await grant.handle(client, parseGrantParams(grant, params), req);
+    audit?.({ event: 'token_issued', grant: grant.type, client_id: client.clientId });
     return reply.send(response);
   });
   postOnly(app, '/token');

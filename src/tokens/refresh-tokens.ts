@@ -22,7 +22,20 @@ export interface RefreshGrant {
 
 export type RotateResult =
   | { ok: true; token: string; grant: RefreshGrant }
-  | { ok: false; reason: 'unknown' | 'wrong_client' | 'expired' | 'revoked' | 'reused' | 'user_disabled' };
+  | {
+      ok: false;
+      reason:
+        | 'unknown'
+        | 'wrong_client'
+        | 'expired'
+        | 'revoked'
+        | 'reused'
+        | 'user_disabled'
+        // The client, as stored now (another instance's cache may be a second behind): disabled,
+        // or no longer allowed the password grant, which ends the family.
+        | 'client_disabled'
+        | 'client_not_allowed';
+    };
 
 export interface RefreshTokenInfo extends RefreshGrant {
   username: string;
@@ -38,6 +51,7 @@ export interface RefreshTokenStore {
   /**
    * Exchanges a token for its successor: exactly once; a second use is reuse and ends the family.
    * `check` sees the grant before anything changes; when it throws, the token stays unspent.
+   * Without `check`, the usual case (a live token, used once) takes one statement.
    */
   rotate(token: string, clientId: string, check?: (grant: RefreshGrant) => void): Promise<RotateResult>;
   /** The token's grant when it is active now (for introspection), else undefined. */
@@ -86,20 +100,54 @@ interface TokenRow {
   family_expires_at: Date;
   revoked_at: Date | null;
   user_disabled: boolean;
+  client_disabled: boolean;
+  client_may_refresh: boolean;
 }
 
+// A family's client always exists (families are deleted with their client).
 const SELECT_TOKEN = `
   select t.family_id, t.expires_at, t.used_at, t.successor, t.grace_used,
          f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at as family_expires_at, f.revoked_at,
-         u.disabled as user_disabled
+         u.disabled as user_disabled, c.disabled as client_disabled, 'password' = any (c.grant_types) as client_may_refresh
   from refresh_tokens t
   join refresh_token_families f on f.id = t.family_id
   join users u on u.id = f.user_id
+  join clients c on c.client_id = f.client_id
   where t.token_hash = $1`;
+
+/**
+ * The usual rotation in one statement (one round trip, no explicit transaction): it spends the
+ * token and inserts its successor only when every check passes: unspent, unexpired, family live,
+ * user enabled, the caller is the family's client and that client is enabled and still allowed
+ * the password grant. FOR UPDATE makes a concurrent use of the same token wait, then see it spent
+ * and return no row; anything but a row goes to the full transaction, which tells why (reuse,
+ * grace retry, expiry…) and acts on it.
+ *   $1 token hash, $2 client_id, $3 now, $4 successor hash, $5 sealed successor or null, $6 now + idle lifetime
+ */
+const ROTATE_AT_ONCE = `
+  with cur as (
+    select t.token_hash, t.family_id, f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at as family_expires_at
+    from refresh_tokens t
+    join refresh_token_families f on f.id = t.family_id
+    join users u on u.id = f.user_id
+    join clients c on c.client_id = f.client_id
+    where t.token_hash = $1 and t.used_at is null and t.expires_at > $3
+      and f.client_id = $2 and f.revoked_at is null and f.expires_at > $3
+      and not u.disabled and not c.disabled and 'password' = any (c.grant_types)
+    for update of t
+  ), spent as (
+    update refresh_tokens t set used_at = $3, successor = $5
+    from cur where t.token_hash = cur.token_hash and t.used_at is null
+    returning cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.auth_time, cur.family_expires_at
+  ), successor as (
+    insert into refresh_tokens (token_hash, family_id, created_at, expires_at)
+    select $4, family_id, $3, least($6::timestamptz, family_expires_at) from spent
+  )
+  select family_id, client_id, user_id, scopes, auth_time from spent`;
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
-const toGrant = (r: TokenRow): RefreshGrant => ({
+const toGrant = (r: Pick<TokenRow, 'family_id' | 'user_id' | 'client_id' | 'scopes' | 'auth_time'>): RefreshGrant => ({
   familyId: r.family_id,
   userId: r.user_id,
   clientId: r.client_id,
@@ -115,13 +163,59 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       reason,
     ]);
 
+  const tokenExpiry = (at: Date, familyExpiresAt: Date) =>
+    new Date(Math.min(later(at, s.idleSeconds).getTime(), familyExpiresAt.getTime()));
+
   const insertToken = (q: Queryable, token: string, familyId: string, at: Date, familyExpiresAt: Date) =>
     q.query('insert into refresh_tokens (token_hash, family_id, created_at, expires_at) values ($1, $2, $3, $4)', [
       hash(token),
       familyId,
       at,
-      new Date(Math.min(later(at, s.idleSeconds).getTime(), familyExpiresAt.getTime())),
+      tokenExpiry(at, familyExpiresAt),
     ]);
+
+  /** Every case, each with its reason and its consequence (reuse ends the family, a grace retry…). */
+  const rotateInTransaction = (token: string, clientId: string, check: (grant: RefreshGrant) => void) =>
+    db.transaction(async (tx): Promise<RotateResult> => {
+      const t = now();
+      // FOR UPDATE: concurrent uses of one token queue here, so exactly one of them rotates it.
+      const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} for update of t`, [hash(token)])).rows[0];
+      if (!row) return { ok: false, reason: 'unknown' };
+      if (row.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
+      if (row.revoked_at) return { ok: false, reason: 'revoked' };
+      if (row.client_disabled) return { ok: false, reason: 'client_disabled' };
+      if (!row.client_may_refresh) {
+        // Refresh tokens come only with the password grant: a client that lost it loses them.
+        await revokeFamily(tx, row.family_id, 'client', t);
+        return { ok: false, reason: 'client_not_allowed' };
+      }
+      if (row.user_disabled) {
+        await revokeFamily(tx, row.family_id, 'user', t);
+        return { ok: false, reason: 'user_disabled' };
+      }
+      if (row.used_at) {
+        const inGrace = s.graceSeconds > 0 && t.getTime() - new Date(row.used_at).getTime() <= s.graceSeconds * 1000;
+        if (inGrace && !row.grace_used && row.successor) {
+          check(toGrant(row));
+          await tx.query('update refresh_tokens set grace_used = true where token_hash = $1', [hash(token)]);
+          return { ok: true, token: openSuccessor(token, row.successor), grant: toGrant(row) };
+        }
+        // RFC 9700 §4.14.2: a rotated token used again means it leaked; end the whole family.
+        await revokeFamily(tx, row.family_id, 'reuse', t);
+        return { ok: false, reason: 'reused' };
+      }
+      if (new Date(row.expires_at) <= t || new Date(row.family_expires_at) <= t) return { ok: false, reason: 'expired' };
+
+      check(toGrant(row));
+      const successor = newToken();
+      await insertToken(tx, successor, row.family_id, t, new Date(row.family_expires_at));
+      await tx.query('update refresh_tokens set used_at = $2, successor = $3 where token_hash = $1', [
+        hash(token),
+        t,
+        s.graceSeconds > 0 ? sealSuccessor(token, successor) : null,
+      ]);
+      return { ok: true, token: successor, grant: toGrant(row) };
+    });
 
   return {
     async issue({ userId, clientId, scopes, authTime }) {
@@ -129,52 +223,34 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       const familyId = randomUUID();
       const familyExpiresAt = later(t, s.absoluteSeconds);
       const token = newToken();
-      await db.transaction(async (tx) => {
-        await tx.query(
-          `insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
-           values ($1, $2, $3, $4, $5, $6, $7)`,
-          [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt],
-        );
-        await insertToken(tx, token, familyId, t, familyExpiresAt);
-      });
+      // One statement, so atomic without a transaction (one round trip instead of four).
+      await db.query(
+        `with family as (
+           insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
+           values ($1, $2, $3, $4, $5, $6, $7) returning id
+         )
+         insert into refresh_tokens (token_hash, family_id, created_at, expires_at) select $8, id, $6, $9 from family`,
+        [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt, hash(token), tokenExpiry(t, familyExpiresAt)],
+      );
       return token;
     },
 
-    rotate(token, clientId, check = () => {}) {
-      return db.transaction(async (tx): Promise<RotateResult> => {
+    async rotate(token, clientId, check) {
+      if (!check) {
         const t = now();
-        // FOR UPDATE: concurrent uses of one token queue here, so exactly one of them rotates it.
-        const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} for update of t`, [hash(token)])).rows[0];
-        if (!row) return { ok: false, reason: 'unknown' };
-        if (row.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
-        if (row.revoked_at) return { ok: false, reason: 'revoked' };
-        if (row.user_disabled) {
-          await revokeFamily(tx, row.family_id, 'user', t);
-          return { ok: false, reason: 'user_disabled' };
-        }
-        if (row.used_at) {
-          const inGrace = s.graceSeconds > 0 && t.getTime() - new Date(row.used_at).getTime() <= s.graceSeconds * 1000;
-          if (inGrace && !row.grace_used && row.successor) {
-            check(toGrant(row));
-            await tx.query('update refresh_tokens set grace_used = true where token_hash = $1', [hash(token)]);
-            return { ok: true, token: openSuccessor(token, row.successor), grant: toGrant(row) };
-          }
-          // RFC 9700 §4.14.2: a rotated token used again means it leaked; end the whole family.
-          await revokeFamily(tx, row.family_id, 'reuse', t);
-          return { ok: false, reason: 'reused' };
-        }
-        if (new Date(row.expires_at) <= t || new Date(row.family_expires_at) <= t) return { ok: false, reason: 'expired' };
-
-        check(toGrant(row));
         const successor = newToken();
-        await insertToken(tx, successor, row.family_id, t, new Date(row.family_expires_at));
-        await tx.query('update refresh_tokens set used_at = $2, successor = $3 where token_hash = $1', [
+        const r = await db.query<Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'auth_time'>>(ROTATE_AT_ONCE, [
           hash(token),
+          clientId,
           t,
+          hash(successor),
           s.graceSeconds > 0 ? sealSuccessor(token, successor) : null,
+          later(t, s.idleSeconds),
         ]);
-        return { ok: true, token: successor, grant: toGrant(row) };
-      });
+        const row = r.rows[0];
+        if (row) return { ok: true, token: successor, grant: toGrant(row) };
+      }
+      return rotateInTransaction(token, clientId, check ?? (() => {}));
     },
 
     async inspect(token) {

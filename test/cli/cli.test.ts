@@ -1,4 +1,7 @@
 import t from 'tap';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/main.js';
+import { parseConfig } from '../../src/config.js';
 import { createCliTarget, runCli } from '../helpers/cli.js';
 
 t.test('clients: create --json, list, show, rotate-secret, disable, enable, delete', async (t) => {
@@ -115,11 +118,21 @@ t.test('every command has --help', async (t) => {
     ['users', 'enable'], ['users', 'delete'], ['keys'], ['keys', 'list'], ['keys', 'rotate'], ['keys', 'revoke'],
     ['keys', 'rewrap'], ['tokens'], ['tokens', 'revoke'],
   ];
+  // In-process: the same program the binary runs, without a process start per command.
   for (const c of commands) {
-    const res = await runCli([...c, '--help'], { env: {} });
-    t.equal(res.code, 0, `${c.join(' ')} --help`);
-    t.match(res.stdout, /Usage: sigil/);
+    let out = '';
+    const program = buildProgram(() => parseConfig({}));
+    const capture = (cmd: Command) => {
+      cmd.exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+      cmd.commands.forEach(capture);
+    };
+    capture(program);
+    await t.rejects(program.parseAsync(['node', 'sigil', ...c, '--help']), { code: 'commander.helpDisplayed' }, c.join(' '));
+    t.match(out, /Usage: sigil/);
   }
+  const binary = await runCli(['clients', 'create', '--help'], { env: {} });
+  t.equal(binary.code, 0, 'and the binary itself');
+  t.match(binary.stdout, /--grant <type>/);
 });
 
 t.test('migrate reports what it did', async (t) => {

@@ -3,12 +3,14 @@ import { buildApp } from '../../src/app.js';
 import { createClientRepository } from '../../src/clients/client-repository.js';
 import { createClientService, type NewClient } from '../../src/clients/client-service.js';
 import { parseConfig } from '../../src/config.js';
+import { loggerOptions } from '../../src/logger.js';
 import { latestMigrationVersion } from '../../src/db/migrate.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/users/passwords.js';
 import { createUserRepository } from '../../src/users/user-repository.js';
 import { createUserService } from '../../src/users/user-service.js';
 import { createTestDatabase } from './db.js';
 import { createTestKeys } from './keys.js';
+import { recordSecret, suiteLogStream } from './secret-scan.js';
 
 export const TEST_ISSUER = 'https://sigil.test';
 export const FORM = 'application/x-www-form-urlencoded';
@@ -38,7 +40,11 @@ export interface TestAppOptions {
  * clients and users, call /token and verify tokens against the published JWKS.
  */
 export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
-  const config = parseConfig({ SIGIL_ISSUER: TEST_ISSUER, LOG_LEVEL: 'silent', ...o.env });
+  // Load shedding off unless a test turns it on: a busy CI machine stalls test processes.
+  const config = parseConfig({ SIGIL_ISSUER: TEST_ISSUER, LOG_LEVEL: 'silent', SIGIL_MAX_EVENT_LOOP_DELAY_MS: '0', ...o.env });
+  // Unless a test watches the logs itself, they go to the run's log folder at trace level,
+  // where test/helpers/after.ts looks for every secret the suite used.
+  const logger = o.logger ?? { ...(loggerOptions('trace') as object), stream: suiteLogStream() };
   const { db, url } = await createTestDatabase(t);
   const keys = await createTestKeys(db, { config, ...(o.now && { now: o.now }) });
   const app = await buildApp({
@@ -48,7 +54,7 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
     migrationVersion: latestMigrationVersion(),
     ...(o.now && { now: o.now }),
     ...(o.hasher && { hasher: o.hasher }),
-    ...(o.logger !== undefined && { logger: o.logger }),
+    logger,
   });
   t.teardown(() => app.close());
   const clients = createClientService(createClientRepository(db));
@@ -57,20 +63,30 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
   const seed = {
     async client(c: Partial<NewClient> & Pick<NewClient, 'grantTypes'>) {
       const { client, clientSecret } = await clients.create({ name: 'Test client', ...c });
+      recordSecret(clientSecret);
       return { ...client, secret: clientSecret };
     },
-    user: (username: string, password: string) => users.create(username, password),
+    user: (username: string, password: string) => {
+      recordSecret(password);
+      return users.create(username, password);
+    },
   };
 
   /** POST /token with a form (object or raw string), extra headers and a client address. */
-  const token = (body: Record<string, string> | string, headers: Record<string, string> = {}, remoteAddress?: string) =>
-    app.inject({
+  const token = async (body: Record<string, string> | string, headers: Record<string, string> = {}, remoteAddress?: string) => {
+    const res = await app.inject({
       method: 'POST',
       url: '/token',
       headers: { 'content-type': FORM, ...headers },
       payload: typeof body === 'string' ? body : form(body),
       ...(remoteAddress && { remoteAddress }),
     });
+    if (res.statusCode === 200) {
+      const issued = res.json() as { access_token?: string; refresh_token?: string };
+      recordSecret(issued.access_token, issued.refresh_token);
+    }
+    return res;
+  };
 
   /** Verifies an access token as a resource server would: against the JWKS the app publishes. */
   const verify = async (accessToken: string) => {

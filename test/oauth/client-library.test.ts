@@ -1,17 +1,8 @@
-import { createServer } from 'node:net';
 import * as oauth from 'oauth4webapi';
 import t from 'tap';
 import { buildTestApp } from '../helpers/app.js';
+import { freePort } from '../helpers/net.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 // A standard OAuth client library, strict about the specs, discovers Sigil over real HTTP.
 t.test('oauth4webapi discovers Sigil and gets tokens with both grants', async (t) => {

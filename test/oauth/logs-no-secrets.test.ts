@@ -28,7 +28,7 @@ t.test('logs at trace level carry no password, secret, token or Authorization he
   secrets.push(cc.json().access_token, pw.json().access_token, `${password}x`, `${client.secret}!`);
 
   const log = lines.join('');
-  t.ok(lines.length >= 8, 'requests were logged');
-  t.match(log, /"url":"\/token"/);
+  t.ok(lines.length >= 4, 'requests were logged');
+  t.match(log, /"path":"\/token"/);
   for (const secret of secrets) t.notOk(log.includes(secret), `log does not contain ${secret.slice(0, 6)}…`);
 });

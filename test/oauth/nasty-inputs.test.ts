@@ -1,9 +1,9 @@
 import t from 'tap';
-import { basicAuth, buildTestApp } from '../helpers/app.js';
+import { basicAuth, buildTestApp, FORM } from '../helpers/app.js';
 
 // Regression corpus: inputs that once broke something, or that must never.
 t.test('nasty inputs get a 4xx OAuth error, never a 5xx', async (t) => {
-  const { seed, token } = await buildTestApp(t);
+  const { app, seed, token } = await buildTestApp(t);
   const c = await seed.client({ grantTypes: ['client_credentials', 'password'] });
   const raw = (s: string) => `Basic ${Buffer.from(s, 'utf8').toString('base64')}`;
   const cases: [string, string, Record<string, string>][] = [
@@ -24,6 +24,10 @@ t.test('nasty inputs get a 4xx OAuth error, never a 5xx', async (t) => {
     const res = await token(body, headers);
     t.ok(res.statusCode >= 400 && res.statusCode < 500, `${why}: ${res.statusCode} ${res.body}`);
     t.type(res.json().error, 'string', why);
+    for (const url of ['/introspect', '/revoke']) {
+      const other = await app.inject({ method: 'POST', url, headers: { 'content-type': FORM, ...headers }, payload: `token=x&${body}` });
+      t.ok(other.statusCode < 500, `${url}, ${why}: ${other.statusCode} ${other.body}`);
+    }
   }
   const unnamed = await token('=x&x=&grant_type=client_credentials&unknown=1', { authorization: basicAuth(c.clientId, c.secret) });
   t.equal(unnamed.statusCode, 200, 'unknown and nameless parameters are ignored (RFC 6749 §3.2)');

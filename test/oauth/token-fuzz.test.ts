@@ -4,7 +4,7 @@ import { basicAuth, buildTestApp } from '../helpers/app.js';
 
 // Random forms, headers and content types at /token: never a 5xx, always a JSON OAuth error body
 // (or a token, for the rare well-formed request).
-t.test('no input makes /token fail', async (t) => {
+t.test('no input makes /token, /introspect or /revoke fail', async (t) => {
   const { app, seed } = await buildTestApp(t);
   const client = await seed.client({ grantTypes: ['client_credentials', 'password'], scopes: ['read'] });
 
@@ -33,6 +33,8 @@ t.test('no input makes /token fail', async (t) => {
     ),
   );
   const names = fc.constantFrom(
+    'token',
+    'token_type_hint',
     'grant_type',
     'client_id',
     'client_secret',
@@ -67,23 +69,29 @@ t.test('no input makes /token fail', async (t) => {
     nasty,
   );
 
+  const endpoint = fc.constantFrom('/token', '/introspect', '/revoke');
   await fc.assert(
-    fc.asyncProperty(body, contentType, authorization, async (payload, type, auth) => {
+    fc.asyncProperty(endpoint, body, contentType, authorization, async (url, payload, type, auth) => {
       const headers: Record<string, string> = {};
       if (type) headers['content-type'] = type;
       if (auth !== undefined) headers.authorization = auth.replace(/[\r\n]/g, '');
       let res: Awaited<ReturnType<typeof app.inject>>;
       try {
-        res = await app.inject({ method: 'POST', url: '/token', headers, payload });
+        res = await app.inject({ method: 'POST', url, headers, payload });
       } catch (err) {
         // inject refuses headers Node would never send (invalid characters): not a server failure
         if ((err as { code?: string }).code === 'ERR_INVALID_CHAR') return;
         throw err;
       }
-      if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify({ payload, type, auth })}: ${res.body}`);
+      if (res.statusCode >= 500) throw new Error(`${res.statusCode} for ${JSON.stringify({ url, payload, type, auth })}: ${res.body}`);
+      if (res.statusCode === 200 && url === '/revoke') {
+        if (res.body !== '') throw new Error('revocation answered with a body');
+        return;
+      }
       const json = res.json();
       if (res.statusCode === 200) {
-        if (typeof json.access_token !== 'string') throw new Error('200 without a token');
+        if (url === '/token' && typeof json.access_token !== 'string') throw new Error('200 without a token');
+        if (url === '/introspect' && typeof json.active !== 'boolean') throw new Error('introspection without active');
         return;
       }
       if (typeof json.error !== 'string' || typeof json.error_description !== 'string') {
@@ -91,7 +99,7 @@ t.test('no input makes /token fail', async (t) => {
       }
       if (res.headers['cache-control'] !== 'no-store') throw new Error('error without no-store');
     }),
-    { numRuns: 300 },
+    { numRuns: 400 },
   );
-  t.pass('300 random requests, no 5xx, always an OAuth error body');
+  t.pass('400 random requests, no 5xx, always an OAuth error body');
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Audit } from '../../ops/audit.js';
 import type { AccessTokenIssuer } from '../../tokens/access-token.js';
 import type { LoginThrottle } from '../../users/login-throttle.js';
 import type { PasswordHasher } from '../../users/passwords.js';
@@ -24,6 +25,7 @@ export interface PasswordGrantDeps {
   tokens: AccessTokenIssuer;
   policy: TokenPolicy;
   now: () => Date;
+  audit?: Audit;
   /** Adds a refresh token to a successful login (set once refresh tokens exist). */
   withRefreshToken?: (response: TokenResponse, grant: { userId: string; clientId: string; scopes: string[] }) => Promise<TokenResponse>;
 }
@@ -44,6 +46,7 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       // Checked before anything else, so a locked attempt costs no argon2 work.
       const wait = await deps.throttle.lockedFor(username, req.ip);
       if (wait > 0) {
+        deps.audit?.({ event: 'login_locked', username, client_id: client.clientId, address: req.ip, retry_after: wait });
         throw new OAuthError('invalid_grant', `too many failed logins: try again in ${wait} seconds`, {
           status: 429,
           retryAfter: wait,
@@ -58,6 +61,7 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       if (!user) await deps.hasher.verifyDummy(password);
       if (!user || !verdict?.ok || user.disabled) {
         await deps.throttle.recordFailure(username, req.ip);
+        deps.audit?.({ event: 'login_failed', username, client_id: client.clientId, address: req.ip });
         throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
       }
       await deps.throttle.recordSuccess(username, req.ip);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import type { Audit } from '../../ops/audit.js';
 import type { AccessTokenIssuer } from '../../tokens/access-token.js';
-import type { RefreshTokenStore } from '../../tokens/refresh-tokens.js';
+import type { RefreshGrant, RefreshTokenStore } from '../../tokens/refresh-tokens.js';
 import { OAuthError } from '../errors.js';
 import { list } from '../form.js';
 import { resolveAudience } from '../resource.js';
@@ -31,6 +32,7 @@ export function refreshTokenGrant(deps: {
   refreshTokens: RefreshTokenStore;
   tokens: AccessTokenIssuer;
   policy: TokenPolicy;
+  audit?: Audit;
 }): Grant<z.infer<typeof Params>> {
   return {
     type: 'refresh_token',
@@ -43,11 +45,28 @@ export function refreshTokenGrant(deps: {
       }
       const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
       // What the user granted at login, less what the client may no longer ask for; the request
-      // may narrow it. Checked inside the rotation, so a refused request leaves the token unspent.
+      // may narrow it. A requested scope is checked inside the rotation, so a refused request
+      // leaves the token unspent; without one nothing can be refused, and the rotation takes a
+      // single statement.
+      const allowed = (grant: RefreshGrant) => grant.scopes.filter((s) => client.scopes.includes(s));
       let scopes: string[] = [];
-      const result = await deps.refreshTokens.rotate(params.refresh_token, client.clientId, (grant) => {
-        scopes = grantScope(params.scope, grant.scopes.filter((s) => client.scopes.includes(s)));
-      });
+      const result = await deps.refreshTokens.rotate(
+        params.refresh_token,
+        client.clientId,
+        params.scope === undefined
+          ? undefined
+          : (grant) => {
+              scopes = grantScope(params.scope, allowed(grant));
+            },
+      );
+      if (result.ok && params.scope === undefined) scopes = allowed(result.grant);
+      if (!result.ok && result.reason === 'client_not_allowed') {
+        throw new OAuthError('unauthorized_client', 'this client may not use the refresh_token grant');
+      }
+      // As client authentication answers for a disabled client (this instance's cached copy of
+      // the client may be a second older than the database).
+      if (!result.ok && result.reason === 'client_disabled') throw new OAuthError('invalid_client', 'client authentication failed');
+      if (!result.ok && result.reason === 'reused') deps.audit?.({ event: 'refresh_token_reused', client_id: client.clientId });
       if (!result.ok) throw new OAuthError('invalid_grant', WHY[result.reason] ?? 'the refresh token is invalid');
       const response = await deps.tokens.issue({
         sub: result.grant.userId,

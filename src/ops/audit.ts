@@ -1,0 +1,47 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from './metrics.js';
+
+/** Security-relevant events: logged at info for the audit trail, and counted in the metrics. */
+export type AuditEvent =
+  | { event: 'token_issued'; grant: string; client_id: string }
+  | { event: 'login_failed'; username: string; client_id: string; address: string }
+  | { event: 'login_locked'; username: string; client_id: string; address: string; retry_after: number }
+  | { event: 'refresh_token_reused'; client_id: string }
+  | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' };
+
+export type Audit = (e: AuditEvent) => void;
+
+export function createAudit(log: FastifyBaseLogger, metrics: Metrics): Audit {
+  return (e) => {
+    switch (e.event) {
+      case 'token_issued':
+        metrics.tokensIssued.inc({ grant: e.grant });
+        // Issuing is the hot path: its audit line is at debug, the counter is always there.
+        log.debug({ audit: e }, e.event);
+        return;
+      case 'login_failed':
+        metrics.loginFailures.inc();
+        break;
+      case 'login_locked':
+        metrics.loginsThrottled.inc();
+        break;
+      case 'refresh_token_reused':
+        metrics.refreshReuse.inc();
+        break;
+    }
+    log.info({ audit: e }, e.event);
+  };
+}
+
+/** The key service's log, counting its rotation steps on the way. */
+export function keyEventLog(log: FastifyBaseLogger, metrics: Metrics) {
+  return {
+    info(obj: object, msg: string) {
+      const type = (obj as { type?: unknown }).type;
+      if (typeof type === 'string') metrics.keyEvents.inc({ event: type });
+      log.info({ audit: { event: 'signing_key', ...obj } }, msg);
+    },
+    warn: (obj: object, msg: string) => log.warn(obj, msg),
+    error: (obj: object, msg: string) => log.error(obj, msg),
+  };
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+// What a request's log line should say once a route knows it (no `declare module`, no decoration).
+const annotations = new WeakMap<FastifyRequest, Record<string, string>>();
+
+/** Adds fields (client_id, grant) to the request's one log line. */
+export function annotate(req: FastifyRequest, fields: Record<string, string>): void {
+  annotations.set(req, { ...annotations.get(req), ...fields });
+}
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+
+/** An incoming X-Request-Id when it is a sane token (it goes into logs), else a fresh UUID. */
+export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * One structured line per request, when it completes: request id, method, path (never the query
+ * string), status, duration, and the client and grant where known. Never a header or a body.
+ */
+export async function requestLog(app: FastifyInstance) {
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      {
+        method: req.method,
+        path: req.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...annotations.get(req),
+      },
+      'request',
+    );
+  });
+}
