@@ -16,7 +16,7 @@ export async function httpProtection(app: FastifyInstance, config: Config) {
   // An API answers JSON only: nothing may be framed, scripted or embedded.
   await app.register(helmet, {
     global: true,
-    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
 
