@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { config as readDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -71,6 +72,8 @@ const EnvSchema = z.object({
   SIGIL_ARGON2_MEMORY_KIB: int(19456, 4_194_304).default(19456),
   SIGIL_ARGON2_TIME_COST: int(2, 100).default(2),
   SIGIL_ARGON2_PARALLELISM: int(1, 16).default(1),
+  // Password hashes computed at once (each holds SIGIL_ARGON2_MEMORY_KIB); default: the number of CPUs.
+  SIGIL_ARGON2_CONCURRENCY: int(1, 1024).optional(),
   SIGIL_CLIENT_SECRET_GRACE_HOURS: int(0, 24 * 365).default(24),
   // Clients kept in memory per instance (src/clients/client-cache.ts); 0: read the database on every request.
   SIGIL_CLIENT_CACHE_SIZE: int(0, 1_000_000).default(1000),
@@ -133,7 +136,8 @@ export interface Config {
   dbStatementTimeoutMs: number;
   dbConnectTimeoutMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
-  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  /** argon2id parameters, and how many hashes may run at once (the rest wait their turn). */
+  argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number };
   clientSecretGraceHours: number;
   /** Most clients cached in memory; changes reach every instance within about 2 s (0: no cache). */
   clientCacheSize: number;
@@ -232,6 +236,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       memoryCost: e.SIGIL_ARGON2_MEMORY_KIB,
       timeCost: e.SIGIL_ARGON2_TIME_COST,
       parallelism: e.SIGIL_ARGON2_PARALLELISM,
+      concurrency: e.SIGIL_ARGON2_CONCURRENCY ?? availableParallelism(),
     },
     clientSecretGraceHours: e.SIGIL_CLIENT_SECRET_GRACE_HOURS,
     clientCacheSize: e.SIGIL_CLIENT_CACHE_SIZE,

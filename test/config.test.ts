@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { ConfigError, parseConfig } from '../src/config.js';
@@ -13,7 +13,7 @@ t.test('defaults', async (t) => {
   t.equal(c.databaseUrl, undefined, 'no DATABASE_URL means the embedded database');
   t.equal(c.dataDir, resolve('./data'));
   t.equal(c.logLevel, 'info');
-  t.same(c.argon2, { memoryCost: 19456, timeCost: 2, parallelism: 1 }, 'OWASP minimum');
+  t.same(c.argon2, { memoryCost: 19456, timeCost: 2, parallelism: 1, concurrency: availableParallelism() }, 'OWASP minimum, one hash per CPU at a time');
 });
 
 t.test('issuer derivation and explicit values', async (t) => {
@@ -23,6 +23,7 @@ t.test('issuer derivation and explicit values', async (t) => {
   t.equal(parseConfig({ PORT: '' }).port, 8080, 'an empty value counts as unset');
   t.equal(parseConfig({ DATABASE_URL: 'postgresql://u@h/db' }).databaseUrl, 'postgresql://u@h/db');
   t.equal(parseConfig({ SIGIL_ARGON2_MEMORY_KIB: '65536' }).argon2.memoryCost, 65536);
+  t.equal(parseConfig({ SIGIL_ARGON2_CONCURRENCY: '3' }).argon2.concurrency, 3);
 });
 
 t.test('a bad value names the variable and the problem', async (t) => {

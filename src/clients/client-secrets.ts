@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // Client secrets are generated here, 256 random bits each, so they cannot be guessed or found in a
 // dictionary. For such secrets a single SHA-256 is as irreversible as any slow hash: slow hashes
@@ -12,7 +12,8 @@ export function generateClientSecret(): string {
 }
 
 export function hashClientSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  // One-shot SHA-256 (of the UTF-8 bytes): about half the cost of a Hash object, on every request.
+  return hash('sha256', secret, 'buffer');
 }
 
 /** True when `secret` matches one of the hashes; every hash is compared, in constant time. */

@@ -1,7 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createPostgresDatabase, type Database, wrapPglite } from './database.js';
 
@@ -50,6 +49,8 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database & 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(dataDir);
   try {
+    // Loaded on first use: a server on PostgreSQL never pays for the WASM build's module.
+    const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create({ dataDir: join(dataDir, 'pglite') });
     return wrapPglite(pglite, async () => {
       await pglite.close();
@@ -65,6 +66,7 @@ export async function openEmbeddedDatabase(dataDir: string): Promise<Database & 
 export async function shareEmbeddedDatabase(pglite: PGlite, dataDir: string): Promise<() => Promise<void>> {
   const path = socketPath(dataDir);
   rmSync(path, { force: true }); // ours: we hold the data folder's lock
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const server = new PGLiteSocketServer({ db: pglite, path, maxConnections: 8 });
   await server.start();
   return async () => {

@@ -16,6 +16,8 @@ const failed = (why = 'client authentication failed') => new OAuthError('invalid
 
 // RFC 6749 Appendix B: form-urlencoding, where '+' is a space.
 function formDecode(value: string): string {
+  // Generated ids and secrets are plain base64url: nothing to decode (the usual case, per request).
+  if (!value.includes('%') && !value.includes('+')) return value;
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '));
   } catch {

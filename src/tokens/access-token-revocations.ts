@@ -1,3 +1,4 @@
+import { createBatcher } from '../db/batch.js';
 import type { Queryable } from '../db/database.js';
 
 export interface AccessTokenStatus {
@@ -11,7 +12,10 @@ export interface AccessTokenStatus {
 export interface AccessTokenRevocations {
   /** Records a revoked access token until it would have expired anyway (RFC 7009). */
   revoke(token: { jti: string; clientId: string; expiresAt: Date }): Promise<void>;
-  /** Everything introspection needs beyond the signature, in one indexed round trip. */
+  /**
+   * Everything introspection needs beyond the signature, by primary keys, read after the call
+   * (concurrent calls share a statement: src/db/batch.ts).
+   */
   status(token: { jti: string; clientId: string; userId: string | undefined }): Promise<AccessTokenStatus>;
   /** Forgets revocations of tokens that expired more than `keepSeconds` ago. */
   purge(q: Queryable, keepSeconds: number): Promise<number>;
@@ -19,7 +23,27 @@ export interface AccessTokenRevocations {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+type StatusKey = { jti: string; clientId: string; userId: string | null };
+interface StatusRow {
+  revoked: boolean;
+  username: string | null;
+  client_enabled: boolean;
+}
+
+// One row per key, in order. Each lookup is by primary key (revoked_access_tokens.jti, users.id,
+// clients.client_id).
+const STATUS = `
+  select exists (select 1 from revoked_access_tokens r where r.jti = q.jti) as revoked,
+         (select u.username from users u where u.id = q.user_id and not u.disabled) as username,
+         exists (select 1 from clients c where c.client_id = q.client_id and not c.disabled) as client_enabled
+  from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as q(jti, user_id, client_id, n)
+  order by q.n`;
+
 export function createAccessTokenRevocations(db: Queryable, now: () => Date = () => new Date()): AccessTokenRevocations {
+  const statuses = createBatcher<StatusKey, StatusRow | undefined>(async (keys) => {
+    const r = await db.query<StatusRow>(STATUS, [keys.map((k) => k.jti), keys.map((k) => k.userId), keys.map((k) => k.clientId)]);
+    return keys.map((_, i) => r.rows[i]);
+  });
   return {
     async revoke({ jti, clientId, expiresAt }) {
       await db.query(
@@ -29,14 +53,7 @@ export function createAccessTokenRevocations(db: Queryable, now: () => Date = ()
       );
     },
     async status({ jti, clientId, userId }) {
-      // Each lookup is by primary key (revoked_access_tokens.jti, users.id, clients.client_id).
-      const r = await db.query<{ revoked: boolean; username: string | null; client_enabled: boolean }>(
-        `select exists (select 1 from revoked_access_tokens where jti = $1) as revoked,
-                (select username from users where id = $2::uuid and not disabled) as username,
-                exists (select 1 from clients where client_id = $3 and not disabled) as client_enabled`,
-        [jti, userId && UUID.test(userId) ? userId : null, clientId],
-      );
-      const row = r.rows[0];
+      const row = await statuses.load({ jti, clientId, userId: userId && UUID.test(userId) ? userId : null });
       return { revoked: row?.revoked ?? true, username: row?.username ?? undefined, clientEnabled: row?.client_enabled ?? false };
     },
     async purge(q, keepSeconds) {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface RefreshTokenSettings {
@@ -116,34 +117,51 @@ const SELECT_TOKEN = `
   where t.token_hash = $1`;
 
 /**
- * The usual rotation in one statement (one round trip, no explicit transaction): it spends the
- * token and inserts its successor only when every check passes: unspent, unexpired, family live,
- * user enabled, the caller is the family's client and that client is enabled and still allowed
- * the password grant. FOR UPDATE makes a concurrent use of the same token wait, then see it spent
- * and return no row; anything but a row goes to the full transaction, which tells why (reuse,
- * grace retry, expiry…) and acts on it.
- *   $1 token hash, $2 client_id, $3 now, $4 successor hash, $5 sealed successor or null, $6 now + idle lifetime
+ * The usual rotations, any number of them in one statement (one round trip and one commit for
+ * all; concurrent refreshes share it, src/db/batch.ts). A token is spent and its successor inserted
+ * only when every check passes: unspent, unexpired, family live, user enabled, the caller is the
+ * family's client and that client is enabled and still allowed the password grant. FOR UPDATE
+ * makes a concurrent use of the same token wait, then see it spent; the same token twice in one
+ * statement updates its row once. A request left without a row goes to the full transaction, which
+ * tells why (reuse, grace retry, expiry…) and acts on it.
+ *   $1 token hashes (hex), $2 client_ids, $3 successor hashes (hex), $4 sealed successors (hex or null),
+ *   $5 now, $6 now + idle lifetime
  */
 const ROTATE_AT_ONCE = `
-  with cur as (
-    select t.token_hash, t.family_id, f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at as family_expires_at
-    from refresh_tokens t
+  with input as (
+    select decode(i.token_hash, 'hex') as token_hash, i.client_id, decode(i.successor_hash, 'hex') as successor_hash,
+           decode(i.sealed, 'hex') as sealed, i.n
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, n)
+  ), cur as (
+    select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, f.scopes, f.auth_time,
+           f.expires_at as family_expires_at
+    from input i
+    join refresh_tokens t on t.token_hash = i.token_hash
     join refresh_token_families f on f.id = t.family_id
     join users u on u.id = f.user_id
     join clients c on c.client_id = f.client_id
-    where t.token_hash = $1 and t.used_at is null and t.expires_at > $3
-      and f.client_id = $2 and f.revoked_at is null and f.expires_at > $3
+    where t.used_at is null and t.expires_at > $5
+      and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
       and not u.disabled and not c.disabled and 'password' = any (c.grant_types)
     for update of t
   ), spent as (
-    update refresh_tokens t set used_at = $3, successor = $5
+    update refresh_tokens t set used_at = $5, successor = cur.sealed
     from cur where t.token_hash = cur.token_hash and t.used_at is null
-    returning cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.auth_time, cur.family_expires_at
+    returning cur.n, cur.successor_hash, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.auth_time, cur.family_expires_at
   ), successor as (
     insert into refresh_tokens (token_hash, family_id, created_at, expires_at)
-    select $4, family_id, $3, least($6::timestamptz, family_expires_at) from spent
+    select successor_hash, family_id, $5, least($6::timestamptz, family_expires_at) from spent
   )
-  select family_id, client_id, user_id, scopes, auth_time from spent`;
+  select n::int, family_id, client_id, user_id, scopes, auth_time from spent`;
+
+interface RotateInput {
+  tokenHash: string;
+  clientId: string;
+  successorHash: string;
+  sealed: string | null;
+}
+
+type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'auth_time'>;
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
@@ -173,6 +191,26 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       at,
       tokenExpiry(at, familyExpiresAt),
     ]);
+
+  // A failed statement (a deadlock between two batches holding the same tokens, say) commits
+  // nothing, so each of its requests simply takes the full transaction instead.
+  const rotations = createBatcher<RotateInput, RotatedRow | undefined>(async (inputs) => {
+    const t = now();
+    try {
+      const r = await db.query<RotatedRow & { n: number }>(ROTATE_AT_ONCE, [
+        inputs.map((i) => i.tokenHash),
+        inputs.map((i) => i.clientId),
+        inputs.map((i) => i.successorHash),
+        inputs.map((i) => i.sealed),
+        t,
+        later(t, s.idleSeconds),
+      ]);
+      const byN = new Map(r.rows.map((row) => [row.n, row]));
+      return inputs.map((_, i) => byN.get(i + 1));
+    } catch {
+      return inputs.map(() => undefined);
+    }
+  });
 
   /** Every case, each with its reason and its consequence (reuse ends the family, a grace retry…). */
   const rotateInTransaction = (token: string, clientId: string, check: (grant: RefreshGrant) => void) =>
@@ -237,17 +275,9 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
 
     async rotate(token, clientId, check) {
       if (!check) {
-        const t = now();
         const successor = newToken();
-        const r = await db.query<Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'auth_time'>>(ROTATE_AT_ONCE, [
-          hash(token),
-          clientId,
-          t,
-          hash(successor),
-          s.graceSeconds > 0 ? sealSuccessor(token, successor) : null,
-          later(t, s.idleSeconds),
-        ]);
-        const row = r.rows[0];
+        const sealed = s.graceSeconds > 0 ? sealSuccessor(token, successor).toString('hex') : null;
+        const row = await rotations.load({ tokenHash: hash(token).toString('hex'), clientId, successorHash: hash(successor).toString('hex'), sealed });
         if (row) return { ok: true, token: successor, grant: toGrant(row) };
       }
       return rotateInTransaction(token, clientId, check ?? (() => {}));
