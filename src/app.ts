@@ -7,6 +7,7 @@ import { jwksRoute } from './keys/jwks-route.js';
 import type { KeyService } from './keys/key-service.js';
 import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
 import { healthRoutes } from './ops/health-routes.js';
+import { lazyChildLogger } from './logger.js';
 import { createAudit } from './ops/audit.js';
 import { httpProtection } from './ops/http-protection.js';
 import { createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
@@ -65,6 +66,7 @@ export async function buildApp(deps: AppDeps) {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
+  if (logger) app.setChildLoggerFactory(lazyChildLogger);
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API (OpenAPI); replies are plain JSON.stringify, as without them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));

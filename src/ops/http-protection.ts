@@ -1,8 +1,8 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import type { Config } from '../config.js';
 import { OAuthError } from '../oauth/errors.js';
 
@@ -11,13 +11,43 @@ import { OAuthError } from '../oauth/errors.js';
 const CORS_PATHS = ['/token', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server'];
 export const RATE_LIMITED_PATHS = ['/token', '/introspect', '/revoke'];
 
+// An API answers JSON only: nothing may be framed, scripted or embedded. The JWKS and metadata
+// are meant to be fetched from anywhere, hence the cross-origin resource policy.
+const HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  crossOriginResourcePolicy: { policy: 'cross-origin' },
+  frameguard: { action: 'deny' },
+};
+
+/**
+ * Helmet's headers, computed once. They depend on nothing in the request, and building them per
+ * request (as @fastify/helmet does) cost more than serving the whole JWKS.
+ */
+export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (name: string, value: string) => {
+      headers[name.toLowerCase()] = value;
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  let failure: unknown;
+  // Synchronous: helmet calls next() before it returns.
+  helmet(options)({} as never, res as never, (err?: unknown) => {
+    failure = err;
+  });
+  if (failure) throw failure;
+  return headers;
+}
+
 /** Security headers, load shedding, per-address rate limiting and CORS: the edges of the app. */
 export async function httpProtection(app: FastifyInstance, config: Config) {
-  // An API answers JSON only: nothing may be framed, scripted or embedded.
-  await app.register(helmet, {
-    global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    crossOriginResourcePolicy: { policy: 'cross-origin' },
+  const headers = securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(headers);
+    done();
   });
 
   // Sheds load with 503 before the event loop stalls, so healthy requests keep their latency.

@@ -80,10 +80,11 @@ export async function metricsRoute(app: FastifyInstance, { metrics, token }: Met
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [metrics.registry],
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     // The route pattern, not the raw URL, so labels stay few.
     const route = req.routeOptions.url ?? 'unknown';
     requests.observe({ route, method: req.method, status: reply.statusCode }, reply.elapsedTime / 1000);
+    done();
   });
   app.get('/metrics', async (req, reply) => {
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { loggerOptions } from '../../src/logger.js';
+import Fastify from 'fastify';
+import { lazyChildLogger, loggerOptions } from '../../src/logger.js';
 import { basicAuth, buildTestApp, FORM, form } from '../helpers/app.js';
 
 function captureLogs() {
@@ -66,6 +67,31 @@ t.test('one log line per request, with request id, client and grant; audit event
   t.notOk(JSON.stringify(lines).includes('nope'), 'the password is not in the logs');
 });
 
+t.test('request loggers: lazy, yet each line carries its request id, redacted; nothing per request below info', async (t) => {
+  const captured = captureLogs();
+  const app = Fastify({ logger: { ...(captured.logger as object), level: 'warn' }, genReqId: () => 'req-7' });
+  app.setChildLoggerFactory(lazyChildLogger);
+  app.get('/warns', (req) => {
+    t.equal(req.log.level, 'warn');
+    req.log.info('dropped below the level');
+    req.log.warn({ password: 'hunter2' }, 'careful');
+    req.log.child({ step: 'inner' }).error('inner');
+    return {};
+  });
+  t.teardown(() => app.close());
+  t.equal((await app.inject({ url: '/warns' })).statusCode, 200);
+  t.match(captured.lines, [
+    { level: 40, reqId: 'req-7', password: '[redacted]', msg: 'careful' },
+    { level: 50, reqId: 'req-7', step: 'inner', msg: 'inner' },
+  ]);
+  t.equal(captured.lines.length, 2, 'no request line at warn, and nothing below the level');
+
+  const quiet = captureLogs();
+  const { token } = await buildTestApp(t, { logger: { ...(quiet.logger as object), level: 'warn' } });
+  await token({ grant_type: 'client_credentials' });
+  t.same(quiet.lines, [], 'a Sigil app at warn writes no line for an ordinary request');
+});
+
 t.test('rate limit per client address on the OAuth endpoints, 429 with Retry-After', async (t) => {
   const { app, token } = await buildTestApp(t, { env: { SIGIL_RATE_LIMIT_PER_MINUTE: '3' } });
   const statuses: number[] = [];
@@ -97,7 +123,7 @@ t.test('security headers, and CORS only where configured', async (t) => {
   const res = await app.inject({ url: '/.well-known/jwks.json', headers: { origin: 'https://app.example.com' } });
   t.equal(res.headers['x-content-type-options'], 'nosniff');
   t.match(res.headers['content-security-policy'], /default-src 'none'/);
-  t.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+  t.equal(res.headers['x-frame-options'], 'DENY');
   t.notOk(res.headers['access-control-allow-origin'], 'CORS is off by default');
 
   const withCors = await buildTestApp(t, { env: { SIGIL_CORS_ORIGINS: 'https://app.example.com' } });
