@@ -121,6 +121,8 @@ const EnvSchema = z.object({
 });
 
 export type Env = z.input<typeof EnvSchema>;
+/** Every variable Sigil reads (README's configuration tables and `.env.example` list each one). */
+export const ENV_VARS = Object.keys(EnvSchema.shape);
 
 export interface Config {
   port: number;

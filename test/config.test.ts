@@ -1,9 +1,19 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { ConfigError, parseConfig } from '../src/config.js';
+import { ConfigError, ENV_VARS, parseConfig } from '../src/config.js';
 import { runCli, writeEnvFile } from './helpers/cli.js';
+
+t.test('every variable is documented in README.md and .env.example', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+  t.ok(ENV_VARS.length > 30, 'the list is the schema');
+  for (const name of ENV_VARS) {
+    t.ok(readme.includes(`| \`${name}\``), `${name} has a row in a README table`);
+    t.match(example, new RegExp(`^(# )?${name}=`, 'm'), `${name} is in .env.example`);
+  }
+});
 
 t.test('defaults', async (t) => {
   const c = parseConfig({});
