@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { prepareDatabase } from './lib/database.js';
-import { runLoad, type Traffic } from './lib/load.js';
+import { runSpreadLoad, type Traffic } from './lib/load.js';
 import { type BenchOptions, parseOptions, USAGE, UsageError } from './lib/options.js';
-import { type CeilingResult, judge, type Measured, machine, renderReport, type ScenarioResult } from './lib/report.js';
+import { type CeilingResult, type Findings, judge, type Measured, machine, renderReport, type ScenarioResult } from './lib/report.js';
 import { currentRss, sampleRss } from './lib/rss.js';
 import { type Sigil, startSigil } from './lib/sigil.js';
 import { type Server, startCeiling } from './lib/spawn.js';
@@ -19,6 +19,7 @@ import {
   mintAccessTokens,
   SCENARIO_NAMES,
   SCENARIOS,
+  type Scenario,
 } from './scenarios.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +36,16 @@ async function cleanUp(): Promise<void> {
   }
 }
 
+/** Undoes `stop` with the rest if the run ends early; the function returned runs it now and forgets it. */
+function tracked(stop: () => Promise<void>): () => Promise<void> {
+  cleanups.push(stop);
+  return async () => {
+    await stop();
+    const i = cleanups.indexOf(stop);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
 function connectionsOf(c: Connections, o: BenchOptions): number {
   return c === 'http' ? o.connections : c === 'password' ? o.passwordConnections : c;
 }
@@ -44,31 +55,73 @@ interface Load {
   traffic: () => Promise<Traffic>;
 }
 
+interface Phases {
+  primary: Load;
+  background?: Load & { name: string };
+  /** Runs alongside the timed run. */
+  during?: (seconds: number) => Promise<Findings>;
+}
+
 /**
- * A warm-up run, then the timed run, each with the background load (if any) alongside, while the
- * server's RSS is sampled. Traffic is built anew for each phase (the refresh chains need it).
+ * A warm-up run, then the timed run, each with the background load (if any) alongside, spread
+ * over the servers, while their RSS is sampled. Traffic is built anew for each phase and server
+ * (the refresh chains need it).
  */
-async function measure(server: Server, o: BenchOptions, primary: Load, background?: Load & { name: string }): Promise<Measured> {
-  const rss = sampleRss(server.pid);
+async function measure(servers: Server[], o: BenchOptions, { primary, background, during }: Phases): Promise<Measured> {
+  const rss = servers.map((s) => sampleRss(s.pid));
+  const urls = servers.map((s) => s.url);
   try {
     const phase = async (seconds: number) => {
-      const [primaryTraffic, backgroundTraffic] = await Promise.all([primary.traffic(), background?.traffic()]);
+      const [primaryTraffic, backgroundTraffic] = await Promise.all([
+        Promise.all(servers.map(() => primary.traffic())),
+        background && Promise.all(servers.map(() => background.traffic())),
+      ]);
       return Promise.all([
-        runLoad(server.url, primary.connections, primaryTraffic, seconds),
-        backgroundTraffic && background ? runLoad(server.url, background.connections, backgroundTraffic, seconds) : undefined,
+        runSpreadLoad(urls, primary.connections, primaryTraffic, seconds),
+        backgroundTraffic && background ? runSpreadLoad(urls, background.connections, backgroundTraffic, seconds) : undefined,
       ]);
     };
     if (o.warmup > 0) await phase(o.warmup);
-    const [load, backgroundLoad] = await phase(o.duration);
+    const [[load, backgroundLoad], findings] = await Promise.all([phase(o.duration), during?.(o.duration)]);
+    const peaks = rss.map((r) => r.stop());
+    const known = peaks.filter((p) => p !== undefined);
     return {
       connections: primary.connections,
       load,
-      peakRssBytes: rss.stop(),
+      peakRssBytes: known.length > 0 ? Math.max(...known) : undefined,
+      ...(servers.length > 1 && { instancesPeakRssBytes: peaks }),
       ...(background &&
         backgroundLoad && { background: { name: background.name, connections: background.connections, load: backgroundLoad } }),
+      ...(findings && { findings }),
     };
   } finally {
-    rss.stop();
+    for (const r of rss) r.stop();
+  }
+}
+
+/** The scenario on Sigil, and on as many more instances of it as the scenario asks for, stopped after. */
+async function measureScenario(s: Scenario, sigil: Sigil, ctx: BenchContext, o: BenchOptions): Promise<Measured> {
+  const instances: Server[] = [sigil];
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const started = await Promise.allSettled(Array.from({ length: (s.instances ?? 1) - 1 }, () => sigil.startInstance()));
+    for (const r of started) {
+      if (r.status === 'fulfilled') {
+        stops.push(tracked(r.value.stop));
+        instances.push(r.value);
+      }
+    }
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    const { background, during } = s;
+    return await measure(instances, o, {
+      primary: { connections: connectionsOf(s.connections, o), traffic: () => s.traffic(ctx) },
+      ...(background && {
+        background: { name: background.name, connections: connectionsOf(background.connections, o), traffic: () => background.traffic(ctx) },
+      }),
+      ...(during && { during: (seconds: number) => during({ sigil, instances }, seconds) }),
+    });
+  } finally {
+    for (const stop of stops.reverse()) await stop();
   }
 }
 
@@ -78,15 +131,14 @@ async function measureCeiling(def: Ceiling, ctx: BenchContext, o: BenchOptions):
     env: { ...process.env, ...def.env(ctx) },
     cwd: REPO,
   });
-  cleanups.push(server.stop);
+  const stop = tracked(server.stop);
   try {
     const connections = connectionsOf(def.connections, o);
-    const measured = await measure(server, o, { connections, traffic: () => def.traffic(ctx) });
+    const measured = await measure([server], o, { primary: { connections, traffic: () => def.traffic(ctx) } });
     log(`ceiling ${def.label}: ${Math.round(measured.load.requestsPerSecond)} req/s`);
     return { name: def.name, label: def.label, ...measured };
   } finally {
-    await server.stop();
-    cleanups.splice(cleanups.indexOf(server.stop), 1);
+    await stop();
   }
 }
 
@@ -128,17 +180,7 @@ async function bench(o: BenchOptions) {
     // Each ceiling once per run, just before the first scenario that needs it.
     if (ceilingDef && !ceilings.has(ceilingDef.name)) ceilings.set(ceilingDef.name, await measureCeiling(ceilingDef, ctx, o));
     log(`scenario ${s.name}`);
-    const background = s.background;
-    const measured = await measure(
-      sigil,
-      o,
-      { connections: connectionsOf(s.connections, o), traffic: () => s.traffic(ctx) },
-      background && {
-        name: background.name,
-        connections: connectionsOf(background.connections, o),
-        traffic: () => background.traffic(ctx),
-      },
-    );
+    const measured = await measureScenario(s, sigil, ctx, o);
     const ceilingResult = ceilingDef && ceilings.get(ceilingDef.name);
     const result = judge(s, measured, ceilingDef && ceilingResult ? { def: ceilingDef, result: ceilingResult } : undefined);
     log(`scenario ${s.name}: ${Math.round(result.load.requestsPerSecond)} req/s, ${result.pass ? 'pass' : `FAIL (${result.failures.join('; ')})`}`);

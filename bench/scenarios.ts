@@ -2,8 +2,10 @@
 // of issue 7. A ceiling is the same request answered by a bare Fastify server doing only the
 // unavoidable work; measured in the same run on the same machine, the ratio is what means something.
 import type autocannon from 'autocannon';
+import { type Cluster, runClusterEvents } from './lib/cluster-events.js';
 import type { Traffic } from './lib/load.js';
 import { basicAuthorization, FORM_HEADERS, form, mapLimit, stringField, tokenRequest } from './lib/oauth.js';
+import type { Findings } from './lib/report.js';
 import type { Sigil } from './lib/sigil.js';
 
 export interface BenchContext {
@@ -40,6 +42,7 @@ export const SCENARIO_NAMES = [
   'refresh',
   'password',
   'jwks_under_password',
+  'many_instances',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -53,8 +56,12 @@ export interface Scenario {
   connections: Connections;
   /** Built again for each phase (warm-up, then the timed run). */
   traffic(ctx: BenchContext): Promise<Traffic>;
-  /** Load run at the same time, reported but not judged. */
+  /** Load run at the same time: its answers are checked as the primary load's are, its speed only reported. */
   background?: { name: string; connections: Connections; traffic(ctx: BenchContext): Promise<Traffic> };
+  /** Sigil processes on the one database, each load's connections shared among them (default 1). */
+  instances?: number;
+  /** Runs alongside the timed run (not the warm-up); its failures fail the scenario. */
+  during?(cluster: Cluster, seconds: number): Promise<Findings>;
 }
 
 /** Sigil's targets that hold for every scenario. */
@@ -198,6 +205,15 @@ export const SCENARIOS: readonly Scenario[] = [
     connections: JWKS_PROBE_CONNECTIONS,
     traffic: async () => ({ ...jwksTraffic(), overallRate: JWKS_PROBE_RATE }),
     background: { name: 'password', connections: 'password', traffic: async (ctx) => passwordTraffic(ctx) },
+  },
+  // Last: it rotates the signing key and disables a client of its own.
+  {
+    name: 'many_instances',
+    instances: 3,
+    connections: 'http',
+    traffic: async (ctx) => clientCredentialsTraffic(ctx),
+    background: { name: 'introspect', connections: 'http', traffic: introspectTraffic },
+    during: runClusterEvents,
   },
 ];
 

@@ -1,4 +1,5 @@
-// One timed load run with autocannon (as a library, in this process), summarized.
+// One timed load run with autocannon (as a library, in this process), summarized; or one per
+// server at once, summed up.
 import autocannon from 'autocannon';
 
 /** What a scenario sends: the request (built once per connection) and what a good answer looks like. */
@@ -72,5 +73,39 @@ export async function runLoad(url: string, connections: number, traffic: Traffic
     errors: result.errors,
     wrongAnswers,
     durationSeconds: result.duration,
+  };
+}
+
+/** `connections` shared as evenly as it goes among `n` servers, at least one each. */
+const shareConnections = (connections: number, n: number) =>
+  Array.from({ length: n }, (_, i) => Math.max(1, Math.floor((connections + i) / n)));
+
+/**
+ * One run per server at the same time (`traffics[i]` against `urls[i]`), the connections shared
+ * among them, summed up: requests and failures add up; latencies are the worst server's, since
+ * autocannon's summaries cannot be merged into one distribution.
+ */
+export async function runSpreadLoad(urls: string[], connections: number, traffics: Traffic[], seconds: number): Promise<LoadResult> {
+  const shares = shareConnections(connections, urls.length);
+  const results = await Promise.all(
+    urls.map((url, i) => {
+      const traffic = traffics[i];
+      if (!traffic) throw new Error(`no traffic for ${url}`);
+      return runLoad(url, shares[i] ?? 1, traffic, seconds);
+    }),
+  );
+  if (results.length === 1 && results[0]) return results[0];
+  const sum = (pick: (r: LoadResult) => number) => results.reduce((total, r) => total + pick(r), 0);
+  const max = (pick: (r: LoadResult) => number) => Math.max(...results.map(pick));
+  return {
+    requestsPerSecond: sum((r) => r.requestsPerSecond),
+    p50Ms: max((r) => r.p50Ms),
+    p99Ms: max((r) => r.p99Ms),
+    maxMs: max((r) => r.maxMs),
+    requests: sum((r) => r.requests),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    wrongAnswers: sum((r) => r.wrongAnswers),
+    durationSeconds: max((r) => r.durationSeconds),
   };
 }

@@ -1,5 +1,5 @@
-// The few OAuth requests the bench makes outside the timed runs (minting token pools), and the
-// request encodings shared by the timed runs and the ceilings.
+// The few OAuth requests the bench makes outside the timed runs (minting token pools, the probes
+// of many_instances), and the request encodings shared by the timed runs and the ceilings.
 
 export interface ClientCredentials {
   clientId: string;
@@ -16,16 +16,29 @@ export const form = (params: Record<string, string>) => new URLSearchParams(para
 
 export const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' } as const;
 
-/** POST /token; resolves with the JSON response, throws on anything but 200. */
-export async function tokenRequest(baseUrl: string, client: ClientCredentials, params: Record<string, string>) {
-  const res = await fetch(`${baseUrl}/token`, {
+/** A client-authenticated form POST; resolves with the status and the JSON body (empty when there is none). */
+export async function postForm(baseUrl: string, path: string, client: ClientCredentials, params: Record<string, string>) {
+  const res = await fetch(`${baseUrl}${path}`, {
     method: 'POST',
     headers: { ...FORM_HEADERS, authorization: basicAuthorization(client) },
     body: form(params),
   });
-  const body = (await res.json()) as Record<string, unknown>;
-  if (res.status !== 200) throw new Error(`POST /token (${params.grant_type}) answered ${res.status}: ${JSON.stringify(body)}`);
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+/** POST /token; resolves with the JSON response, throws on anything but 200. */
+export async function tokenRequest(baseUrl: string, client: ClientCredentials, params: Record<string, string>) {
+  const { status, body } = await postForm(baseUrl, '/token', client, params);
+  if (status !== 200) throw new Error(`POST /token (${params.grant_type}) answered ${status}: ${JSON.stringify(body)}`);
   return body;
+}
+
+/** POST /introspect: whether the token is active for this caller (RFC 7662); throws on anything but 200. */
+export async function isActive(baseUrl: string, caller: ClientCredentials, token: string): Promise<boolean> {
+  const { status, body } = await postForm(baseUrl, '/introspect', caller, { token });
+  if (status !== 200) throw new Error(`POST /introspect answered ${status}: ${JSON.stringify(body)}`);
+  return body.active === true;
 }
 
 /** Runs `fn` for 0..count-1 with at most `limit` calls in flight; results in order. */

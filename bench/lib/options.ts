@@ -18,7 +18,7 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --duration <s>               seconds per timed run (default 10: about 2.5 minutes in all)
+  --duration <s>               seconds per timed run (default 10: about 3 minutes in all)
   --warmup <s>                 seconds of warm-up before each timed run (default: duration/5, 1 to 2)
   --connections <n>            concurrent connections (default 50)
   --password-connections <n>   connections of the password scenarios (default 8)

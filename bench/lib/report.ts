@@ -5,12 +5,26 @@ import { MAX_RSS_BYTES } from '../scenarios.js';
 import type { LoadResult } from './load.js';
 import { num, renderTable } from './table.js';
 
+/** What a scenario's own checks found, beside the load (many_instances: agreement across instances). */
+export interface Findings {
+  /** What the table's target column says. */
+  target: string;
+  /** Lines under the table. */
+  summary: string[];
+  failures: string[];
+  /** The measurements, for the JSON document. */
+  details: Record<string, unknown>;
+}
+
 export interface Measured {
   connections: number;
   load: LoadResult;
-  /** Peak RSS of the server under test during the scenario, warm-up included. */
+  /** Peak RSS of the server under test during the scenario, warm-up included (the largest instance's). */
   peakRssBytes: number | undefined;
+  /** Each instance's, when the scenario runs several. */
+  instancesPeakRssBytes?: (number | undefined)[];
   background?: { name: string; connections: number; load: LoadResult };
+  findings?: Findings;
 }
 
 export interface CeilingResult extends Measured {
@@ -29,25 +43,35 @@ export interface ScenarioResult extends Measured {
 
 const MB = 1024 * 1024;
 
-function describeTarget(s: Scenario, ceiling: Ceiling | undefined): string {
-  const parts: string[] = [];
+function describeTarget(s: Scenario, ceiling: Ceiling | undefined, findings: Findings | undefined): string {
+  const parts: string[] = findings ? [findings.target] : [];
   if (s.minRatio !== undefined && ceiling) parts.push(`≥${s.minRatio}×${ceiling.label.slice(0, 3)}`);
   if (s.maxP99Ms !== undefined) parts.push(`p99≤${s.maxP99Ms}ms`);
   return parts.join(', ') || '—';
 }
 
-/** Every target of the scenario, plus the ones that hold for all: no failed answer, RSS ≤ 150 MB. */
+function failedAnswers(load: LoadResult, prefix = ''): string[] {
+  const failures: string[] = [];
+  if (load.non2xx > 0) failures.push(`${prefix}${load.non2xx} non-2xx`);
+  if (load.errors > 0) failures.push(`${prefix}${load.errors} errors`);
+  if (load.wrongAnswers > 0) failures.push(`${prefix}${load.wrongAnswers} wrong answers`);
+  if (load.requests === 0) failures.push(`${prefix}no answer`);
+  return failures;
+}
+
+/**
+ * Every target of the scenario, plus the ones that hold for all: no failed answer (in the load
+ * alongside too), RSS ≤ 150 MB; and whatever the scenario's own checks found.
+ */
 export function judge(s: Scenario, m: Measured, ceiling?: { def: Ceiling; result: CeilingResult }): ScenarioResult {
   const { load } = m;
-  const failures: string[] = [];
-  if (load.non2xx > 0) failures.push(`${load.non2xx} non-2xx`);
-  if (load.errors > 0) failures.push(`${load.errors} errors`);
-  if (load.wrongAnswers > 0) failures.push(`${load.wrongAnswers} wrong answers`);
-  if (load.requests === 0) failures.push('no answer');
+  const failures = failedAnswers(load);
+  if (m.background) failures.push(...failedAnswers(m.background.load, `${m.background.name}: `));
   const ratio = ceiling ? load.requestsPerSecond / ceiling.result.load.requestsPerSecond : undefined;
   if (s.minRatio !== undefined && ratio !== undefined && ratio < s.minRatio) failures.push(`ratio < ${s.minRatio}`);
   if (s.maxP99Ms !== undefined && load.p99Ms > s.maxP99Ms) failures.push(`p99 > ${s.maxP99Ms} ms`);
   if (m.peakRssBytes !== undefined && m.peakRssBytes > MAX_RSS_BYTES) failures.push(`RSS > ${MAX_RSS_BYTES / MB} MB`);
+  if (m.findings) failures.push(...m.findings.failures);
   return {
     name: s.name,
     ...m,
@@ -55,7 +79,7 @@ export function judge(s: Scenario, m: Measured, ceiling?: { def: Ceiling; result
       ceiling: { name: ceiling.def.name, label: ceiling.def.label, requestsPerSecond: ceiling.result.load.requestsPerSecond },
     }),
     ...(ratio !== undefined && { ratio }),
-    target: describeTarget(s, ceiling?.def),
+    target: describeTarget(s, ceiling?.def, m.findings),
     failures,
     pass: failures.length === 0,
   };
@@ -112,11 +136,15 @@ export function renderReport({
   }
   if (ceilings.length > 0) rows.push('separator');
   for (const c of ceilings) rows.push([`ceiling ${c.label}`, ...cells(c), '', '', '', rss(c), '']);
+  const perInstance = (s: ScenarioResult) =>
+    s.instancesPeakRssBytes ? [`  peak RSS per instance: ${s.instancesPeakRssBytes.map((b) => (b === undefined ? 'n/a' : num(b / MB, 0))).join(' / ')} MB`] : [];
+  const findings = scenarios.flatMap((s) => (s.findings ? ['', `${s.name}:`, ...s.findings.summary, ...perInstance(s)] : []));
   return [
     renderTable([...COLUMNS], rows),
+    ...findings,
     '',
     'Every scenario must also answer only 2xx with the expected body (err/wrong = connection errors and timeouts /',
-    `2xx with an unexpected body) and keep Sigil's peak RSS ≤ ${MAX_RSS_BYTES / MB} MB. Ceiling rows show the ceiling process's RSS;`,
+    `2xx with an unexpected body) and keep Sigil's peak RSS (each instance's) ≤ ${MAX_RSS_BYTES / MB} MB. Ceiling rows show the ceiling process's RSS;`,
     `Sigil's RSS idle after start-up was ${sigilIdleRssBytes === undefined ? 'n/a' : `${num(sigilIdleRssBytes / MB, 0)} MB`}.`,
   ].join('\n');
 }

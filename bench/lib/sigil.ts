@@ -1,6 +1,7 @@
 // Sigil as the bench runs it: the compiled dist/ (what production runs: `npm run build`, then
 // `sigil serve` as a child process) on PostgreSQL, after the CLI has migrated the database and
-// created the bench's clients and user, the way an operator would.
+// created the bench's clients and user, the way an operator would; more instances on the same
+// database on demand.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,11 +28,21 @@ export interface Sigil extends Server {
   user: { username: string; password: string };
   /** The argon2 parameters Sigil hashes with: the password ceiling uses the same. */
   argon2: Config['argon2'];
+  /** How often every instance reloads the signing keys (the bound when a NOTIFY goes missing). */
+  keyReloadSeconds: number;
+  /** `sigil <args>` as an operator runs it: the same environment, the same database; resolves with stdout. */
+  cli(args: string[], input?: string): Promise<string>;
+  /**
+   * One more `sigil serve` on the same database with the same settings (issuer and key-encryption
+   * key included), on a port of its own, as behind a load balancer. Stop it before this one.
+   */
+  startInstance(): Promise<Server>;
 }
 
 const random = (bytes: number) => randomBytes(bytes).toString('base64url');
 
-async function createClient(cli: (args: string[]) => Promise<string>, name: string, options: string[]): Promise<ClientCredentials> {
+/** `sigil clients create … --json`; resolves with the credentials it printed. */
+export async function createClient(cli: (args: string[]) => Promise<string>, name: string, options: string[]): Promise<ClientCredentials> {
   const out = JSON.parse(await cli(['clients', 'create', '--name', name, ...options, '--json'])) as Record<string, unknown>;
   if (typeof out.client_id !== 'string' || typeof out.client_secret !== 'string') {
     throw new Error(`sigil clients create printed no credentials: ${JSON.stringify(out)}`);
@@ -65,6 +76,15 @@ export async function startSigil(databaseUrl: string, log: (msg: string) => void
   try {
     const cli = (args: string[], input?: string) =>
       runToCompletion(process.execPath, [SIGIL_BIN, ...args], { env, cwd, ...(input !== undefined && { input }) });
+    const serve = (name: string, port: number, settings: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) => {
+      log(`starting ${name} on port ${port}`);
+      return startServer(name, process.execPath, [...nodeArgs, SIGIL_BIN, 'serve'], {
+        env: { ...env, ...settings, PORT: String(port) },
+        cwd,
+        url: `http://127.0.0.1:${port}`,
+        readyPath: '/healthz',
+      });
+    };
 
     log('compiling Sigil (npm run build: tsc -p tsconfig.build.json)');
     await runToCompletion(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { env: process.env, cwd: REPO });
@@ -80,28 +100,29 @@ export async function startSigil(databaseUrl: string, log: (msg: string) => void
       cli(['users', 'create', '--username', user.username, '--password-stdin', '--json'], `${user.password}\n`),
     ]);
 
-    log(`starting Sigil on port ${port}`);
-    const server = await startServer('Sigil', process.execPath, [...(o.nodeArgs ?? []), SIGIL_BIN, 'serve'], {
-      env,
-      cwd,
-      url: `http://127.0.0.1:${port}`,
-      readyPath: '/healthz',
-    });
+    const server = await serve('Sigil', port, {}, o.nodeArgs);
     const metadata = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as { issuer?: unknown };
     if (typeof metadata.issuer !== 'string') throw new Error('Sigil serves no issuer in its metadata');
+    const issuer = metadata.issuer;
+    // Sigil's own config parser, on the environment Sigil gets.
+    const config = parseConfig(env);
+    let instances = 1;
     return {
       ...server,
       stop: async () => {
         await server.stop();
         rmSync(cwd, { recursive: true, force: true });
       },
-      issuer: metadata.issuer,
+      issuer,
       service,
       app,
       resourceServer,
       user,
-      // Sigil's own config parser, on the environment Sigil gets.
-      argon2: parseConfig(env).argon2,
+      argon2: config.argon2,
+      keyReloadSeconds: config.keys.reloadIntervalSeconds,
+      cli,
+      // The first instance's issuer for all (by default it follows the port), as behind a load balancer.
+      startInstance: async () => serve(`Sigil ${++instances}`, await freePort(), { SIGIL_ISSUER: issuer }),
     };
   } catch (err) {
     rmSync(cwd, { recursive: true, force: true });
