@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 // The shapes of the OAuth endpoints, for the OpenAPI document. Requests are validated by the
 // routes themselves (readForm and each grant's parameters), which give the precise RFC 6749
-// errors; these schemas are attached with attachValidation and never reject a request.
+// errors; these schemas never reject a request (see documentationOnly).
 
 const param = (description: string) => z.string().optional().describe(description);
 const repeatable = (description: string) => z.union([z.string(), z.array(z.string())]).optional().describe(description);
@@ -55,6 +55,12 @@ export const IntrospectionResponseSchema = z
     jti: z.string().optional(),
   })
   .describe('RFC 7662 introspection response');
+
+/**
+ * A route's validatorCompiler for schemas that only document: Fastify would otherwise run the zod
+ * schema on every body (even with attachValidation), work the route then does again, properly.
+ */
+export const documentationOnly = () => () => true;
 
 const errors = { 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema };
 const FORM = ['application/x-www-form-urlencoded'];

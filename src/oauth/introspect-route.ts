@@ -3,12 +3,12 @@ import type { Client } from '../clients/types.js';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
-import { INTROSPECT_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, INTROSPECT_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
 import { postOnly } from './method-not-allowed.js';
-import { noStore } from './no-store.js';
+import { noStoreHook } from './no-store.js';
 
 export interface TokenVerifier {
   /** The claims of a token signed by a published key for this issuer, unexpired; throws otherwise. */
@@ -93,10 +93,8 @@ export interface IntrospectRouteOptions {
 }
 
 export async function introspectRoute(app: FastifyInstance, { authenticateClient, introspect }: IntrospectRouteOptions) {
-  app.addHook('onRequest', async (_req, reply) => {
-    noStore(reply);
-  });
-  app.post('/introspect', { schema: INTROSPECT_ROUTE_SCHEMA, attachValidation: true }, async (req) => {
+  app.addHook('onRequest', noStoreHook);
+  app.post('/introspect', { schema: INTROSPECT_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req) => {
     const params = readForm(req);
     const caller = await authenticateClient(req, params);
     annotate(req, { client_id: caller.clientId });

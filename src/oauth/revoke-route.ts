@@ -2,13 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
-import { REVOKE_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, REVOKE_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
 import type { TokenVerifier } from './introspect-route.js';
 import { postOnly } from './method-not-allowed.js';
-import { noStore } from './no-store.js';
+import { noStoreHook } from './no-store.js';
 
 export interface RevokeRouteOptions {
   authenticateClient: AuthenticateClient;
@@ -22,10 +22,8 @@ export interface RevokeRouteOptions {
  * recorded until it expires. Unknown, malformed or another client's tokens get the same empty 200.
  */
 export async function revokeRoute(app: FastifyInstance, o: RevokeRouteOptions) {
-  app.addHook('onRequest', async (_req, reply) => {
-    noStore(reply);
-  });
-  app.post('/revoke', { schema: REVOKE_ROUTE_SCHEMA, attachValidation: true }, async (req, reply) => {
+  app.addHook('onRequest', noStoreHook);
+  app.post('/revoke', { schema: REVOKE_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req, reply) => {
     const params = readForm(req);
     const client = await o.authenticateClient(req, params);
     annotate(req, { client_id: client.clientId });

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Audit } from '../ops/audit.js';
 import { annotate } from '../ops/request-log.js';
-import { TOKEN_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, TOKEN_ROUTE_SCHEMA } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
 import { type GrantRegistry, parseGrantParams } from './grants/grant.js';
 import { postOnly } from './method-not-allowed.js';
-import { noStore } from './no-store.js';
+import { noStoreHook } from './no-store.js';
 
 export interface TokenRouteOptions {
   authenticateClient: AuthenticateClient;
@@ -21,11 +21,9 @@ export interface TokenRouteOptions {
  */
 export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants, audit }: TokenRouteOptions) {
   // Errors from this plugin are token responses too: never cached.
-  app.addHook('onRequest', async (_req, reply) => {
-    noStore(reply);
-  });
+  app.addHook('onRequest', noStoreHook);
 
-  app.post('/token', { schema: TOKEN_ROUTE_SCHEMA, attachValidation: true }, async (req, reply) => {
+  app.post('/token', { schema: TOKEN_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req, reply) => {
     // RFC 8707 lets `resource` repeat; every other parameter must come once.
     const params = readForm(req, ['resource']);
     const grantType = single(params, 'grant_type');

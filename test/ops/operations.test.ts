@@ -124,7 +124,17 @@ t.test('security headers, and CORS only where configured', async (t) => {
   t.equal(res.headers['x-content-type-options'], 'nosniff');
   t.match(res.headers['content-security-policy'], /default-src 'none'/);
   t.equal(res.headers['x-frame-options'], 'DENY');
+  t.equal(res.headers['referrer-policy'], 'no-referrer');
+  t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
+  t.match(res.headers['strict-transport-security'], /^max-age=\d+/);
+  t.notOk(res.headers['x-xss-protection'], 'no headers for rendered documents');
   t.notOk(res.headers['access-control-allow-origin'], 'CORS is off by default');
+  const error = await app.inject({ method: 'POST', url: '/token', payload: 'grant_type=client_credentials', headers: { 'content-type': FORM } });
+  t.equal(error.statusCode, 401);
+  t.equal(error.headers['x-content-type-options'], 'nosniff', 'errors carry the headers too');
+  t.equal(error.headers['cache-control'], 'no-store');
+  const missing = await app.inject({ url: '/nowhere' });
+  t.equal(missing.headers['content-security-policy'], res.headers['content-security-policy'], 'and so do 404s');
 
   const withCors = await buildTestApp(t, { env: { SIGIL_CORS_ORIGINS: 'https://app.example.com' } });
   const allowed = await withCors.app.inject({ url: '/.well-known/jwks.json', headers: { origin: 'https://app.example.com' } });
