@@ -25,6 +25,10 @@ import {
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
+// As Sigil's Docker image runs it (see bench/README.md); the servers inherit this process's
+// environment. An explicit value, even empty, wins.
+process.env.MALLOC_ARENA_MAX ??= '1';
+
 // Progress goes to stderr, so that stdout carries only the table (or the JSON with --json).
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 

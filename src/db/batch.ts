@@ -5,6 +5,10 @@
  * waits; under load, one round trip answers many requests, saving each of them a statement's
  * protocol work, socket writes and executor start-up on both sides.
  *
+ * One batch in flight by default: under load a request then waits at most one round trip longer,
+ * and the batches grow. Measured (bench, 50 connections): PostgreSQL CPU per introspection 51 →
+ * 19-26 µs and per refresh rotation ~490 → ~400 µs against four batches in flight.
+ *
  * Every answer still comes from a statement that started after its lookup was asked for, so a
  * change committed before the lookup is always seen: the same guarantee as one statement each.
  */
@@ -14,7 +18,7 @@ export interface Batcher<K, V> {
 
 export function createBatcher<K, V>(
   run: (keys: K[]) => Promise<V[]>,
-  { maxBatch = 64, maxInFlight = 4 }: { maxBatch?: number; maxInFlight?: number } = {},
+  { maxBatch = 64, maxInFlight = 1 }: { maxBatch?: number; maxInFlight?: number } = {},
 ): Batcher<K, V> {
   let queue: { key: K; resolve: (v: V) => void; reject: (err: unknown) => void }[] = [];
   let inFlight = 0;
