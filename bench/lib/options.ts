@@ -19,7 +19,7 @@ export interface BenchOptions {
 export const USAGE = `Usage: npm run bench -- [options]
 
   --duration <s>               seconds per timed run (default 10: about 3 minutes in all)
-  --warmup <s>                 seconds of warm-up before each timed run (default: duration/5, 1 to 2)
+  --warmup <s>                 seconds of warm-up before each timed run (default: duration/10, 1 to 2)
   --connections <n>            concurrent connections (default 50)
   --password-connections <n>   connections of the password scenarios (default 8)
   --pool <n>                   distinct access tokens for introspection (default 5000)
@@ -57,7 +57,7 @@ export function parseOptions(argv: string[], scenarios: readonly string[]): Benc
   if (only?.length === 0) throw new UsageError('--only needs at least one scenario');
   return {
     duration,
-    warmup: positive('warmup', values.warmup, Math.min(2, Math.max(1, duration / 5)), 0),
+    warmup: positive('warmup', values.warmup, Math.min(2, Math.max(1, duration / 10)), 0),
     connections: Math.floor(positive('connections', values.connections, 50)),
     passwordConnections: Math.floor(positive('password-connections', values['password-connections'], 8)),
     pool: Math.floor(positive('pool', values.pool, 5000)),
