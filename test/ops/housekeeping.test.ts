@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createHousekeeping, sigilPurgeTasks } from '../../src/ops/housekeeping.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { createClientRepository } from '../../src/clients/client-repository.js';
+import { createUserRepository } from '../../src/users/user-repository.js';
 import { buildTestApp } from '../helpers/app.js';
 
 t.test('housekeeping purges what has expired and keeps what is live', async (t) => {
@@ -38,6 +40,25 @@ t.test('housekeeping purges what has expired and keeps what is live', async (t) 
   t.equal(await left('login_attempts'), 0);
 });
 
+t.test("a family's tokens go with it: a deleted user's, a deleted client's", async (t) => {
+  const { db, seed } = await buildTestApp(t);
+  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 });
+  const count = async () => (await db.query<{ n: number }>('select count(*)::int as n from refresh_tokens')).rows[0]?.n;
+  const client = await seed.client({ grantTypes: ['password'] });
+  const other = await seed.client({ grantTypes: ['password'] });
+  const user = await seed.user('ann', 'pw');
+  const stays = await seed.user('bob', 'pw');
+  const first = await store.issue({ userId: user.id, clientId: client.clientId, scopes: [], authTime: new Date() });
+  t.match(await store.rotate(first, client.clientId), { ok: true }, 'a rotation: two tokens in the family');
+  await store.issue({ userId: stays.id, clientId: other.clientId, scopes: [], authTime: new Date() });
+  await store.issue({ userId: stays.id, clientId: client.clientId, scopes: [], authTime: new Date() });
+  t.equal(await count(), 4);
+  t.equal(await createUserRepository(db).delete('ann'), true);
+  t.equal(await count(), 2, "the user's family and both its tokens are gone");
+  t.equal(await createClientRepository(db).delete(client.clientId), true);
+  t.equal(await count(), 1, "the client's family and its token are gone; the other client's stays");
+});
+
 // With sequential scans disabled, the planner reports whether an index can serve each hot lookup.
 t.test('every hot-path lookup is served by an index', async (t) => {
   const { db } = await buildTestApp(t);
@@ -47,6 +68,7 @@ t.test('every hot-path lookup is served by an index', async (t) => {
     ['user by id (introspection)', 'select username from users where id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['revoked access token (introspection)', 'select 1 from revoked_access_tokens where jti = $1', ['x']],
     ['refresh token by hash', 'select family_id from refresh_tokens where token_hash = $1', [Buffer.alloc(32)]],
+    ['tokens of a deleted family (trigger)', 'select token_hash from refresh_tokens where family_id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['families of a user (revoke --user)', 'select id from refresh_token_families where user_id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['families of a client (revoke --client)', 'select id from refresh_token_families where client_id = $1', ['x']],
     ['login attempts by key', 'select locked_until from login_attempts where key = any($1::text[])', [['a', 'b']]],
