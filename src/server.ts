@@ -54,7 +54,7 @@ export async function startServer(
       url,
       close: () => {
         closing ??= (async () => {
-          housekeeping.stop();
+          await housekeeping.stop();
           await app.close();
           await keys?.stop();
           await db.close();

@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { ClientRepository } from './client-repository.js';
 import type { Client } from './types.js';
+import { type Periodic, runEvery } from '../periodic.js';
 
 /** The notification every change to the clients table sends (migration 005). */
 export const CLIENTS_CHANNEL = 'sigil_clients';
@@ -70,7 +71,7 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
   let version: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
   let checking: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let checks: Periodic | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
   const clear = () => {
@@ -148,26 +149,23 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
       await check().catch(onError);
       if (withTimer) {
         let failing = false;
-        timer = setInterval(() => {
+        checks = runEvery(CLIENT_CACHE_CHECK_MS, async () => {
           // Nothing cached, nothing to vouch for: an idle instance sends no queries.
           if (entries.size === 0) return;
-          check().then(
-            () => {
-              failing = false;
-            },
-            (err: unknown) => {
-              // Once per outage, not every second of it.
-              if (!failing) onError(err);
-              failing = true;
-            },
-          );
-        }, CLIENT_CACHE_CHECK_MS);
-        timer.unref();
+          try {
+            await check();
+            failing = false;
+          } catch (err) {
+            // Once per outage, not every second of it.
+            if (!failing) onError(err);
+            failing = true;
+          }
+        });
       }
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      await checks?.stop();
+      checks = undefined;
       await unlisten?.();
       unlisten = undefined;
       await checking?.catch(() => {});

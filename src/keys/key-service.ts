@@ -6,6 +6,7 @@ import { createKeyRepository, type StoredKey } from './key-repository.js';
 import { hasChanges, type KeySchedule, keyState, planKeyChanges } from './key-schedule.js';
 import { createKeySet, type Jwks, type LoadedKey } from './key-set.js';
 import { createKeyRotation, type KeyChangeResult, KEYS_CHANNEL, type KeyRotation } from './rotation.js';
+import { type Periodic, runEvery } from '../periodic.js';
 
 /** What the token code and the JWKS route use. Requests only ever read keys held in memory. */
 export interface KeyService {
@@ -92,8 +93,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
   let schedules: KeySchedule[] = [];
   let reloading: Promise<boolean> | undefined;
   let reloadAgain = false;
-  let ticking: Promise<unknown> | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let ticks: Periodic | undefined;
   let unlisten: (() => Promise<void>) | undefined;
 
   const fingerprintOf = (rows: StoredKey[]) =>
@@ -281,23 +281,16 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
         await reload(); // a change made between load() and LISTEN would otherwise wait for the timer
       }
       if (options.timer ?? true) {
-        timer = setInterval(() => {
-          if (ticking) return;
-          ticking = tick()
-            .catch((err: Error) => log.warn({ err: err.message }, 'signing key rotation check failed; keeping the keys in memory'))
-            .finally(() => {
-              ticking = undefined;
-            });
-        }, policy.reloadIntervalSeconds * 1000);
-        timer.unref();
+        ticks = runEvery(policy.reloadIntervalSeconds * 1000, () =>
+          tick().catch((err: Error) => log.warn({ err: err.message }, 'signing key rotation check failed; keeping the keys in memory')),
+        );
       }
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      await ticks?.stop();
+      ticks = undefined;
       await unlisten?.();
       unlisten = undefined;
-      await ticking;
       await reloading?.catch(() => {});
     },
   };

@@ -4,6 +4,7 @@ import { LOCKS } from '../db/locks.js';
 import { createAccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { createLoginThrottle } from '../users/login-throttle.js';
+import { type Periodic, runEvery } from '../periodic.js';
 
 export interface PurgeTask {
   name: string;
@@ -14,7 +15,8 @@ export interface Housekeeping {
   /** One pass over every task, by whichever instance gets the lock; undefined when another has it. */
   runOnce(): Promise<Record<string, number> | undefined>;
   start(intervalSeconds: number, onError?: (err: unknown) => void): void;
-  stop(): void;
+  /** Stops the timer and waits for a pass in progress. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface Housekeeping {
  * of them do each pass and the others skip it.
  */
 export function createHousekeeping(db: Database, tasks: PurgeTask[]): Housekeeping {
-  let timer: NodeJS.Timeout | undefined;
+  let passes: Periodic | undefined;
   const runOnce = () =>
     db.transaction(async (tx) => {
       const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [LOCKS.housekeeping]);
@@ -35,11 +37,11 @@ export function createHousekeeping(db: Database, tasks: PurgeTask[]): Housekeepi
   return {
     runOnce,
     start(intervalSeconds, onError = () => {}) {
-      timer = setInterval(() => runOnce().catch(onError), intervalSeconds * 1000);
-      timer.unref();
+      passes = runEvery(intervalSeconds * 1000, () => runOnce().catch(onError));
     },
-    stop() {
-      clearInterval(timer);
+    async stop() {
+      await passes?.stop();
+      passes = undefined;
     },
   };
 }
