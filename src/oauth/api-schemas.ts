@@ -62,6 +62,10 @@ export const IntrospectionResponseSchema = z
  */
 export const documentationOnly = () => () => true;
 
+/** What readForm reads for each endpoint: the parameters these schemas document, no others. */
+export const TOKEN_FORM = { known: Object.keys(TokenRequestSchema.shape), repeatable: ['resource'] };
+export const TOKEN_LOOKUP_FORM = { known: Object.keys(TokenLookupSchema.shape) };
+
 const errors = { 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema };
 const FORM = ['application/x-www-form-urlencoded'];
 // HTTP Basic, or client_id and client_secret in the form (no HTTP-level scheme).

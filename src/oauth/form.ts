@@ -6,11 +6,18 @@ export type FormParams = Record<string, string | string[]>;
 
 const FORM = 'application/x-www-form-urlencoded';
 
+export interface FormShape {
+  /** The endpoint's parameters; any other is ignored, however it is sent (RFC 6749 §3.1). */
+  known: readonly string[];
+  /** Those a spec lets repeat (RFC 8707 `resource`). */
+  repeatable?: readonly string[];
+}
+
 /**
- * The request's form parameters. OAuth endpoints take only form bodies (RFC 6749 §3.2), and a
- * parameter sent twice is invalid_request (§3.1), unless it is one of `repeatable`.
+ * The request's known form parameters. OAuth endpoints take only form bodies (RFC 6749 §3.2), and
+ * a known parameter sent twice is invalid_request (§3.1), unless it is repeatable.
  */
-export function readForm(req: FastifyRequest, repeatable: readonly string[] = []): FormParams {
+export function readForm(req: FastifyRequest, { known, repeatable = [] }: FormShape): FormParams {
   const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (type !== FORM) {
     throw new OAuthError('invalid_request', `the request body must be ${FORM}`);
@@ -18,6 +25,7 @@ export function readForm(req: FastifyRequest, repeatable: readonly string[] = []
   const body = (req.body ?? {}) as Record<string, unknown>;
   const params: FormParams = {};
   for (const [name, value] of Object.entries(body)) {
+    if (!known.includes(name)) continue;
     if (Array.isArray(value) && !repeatable.includes(name)) {
       throw new OAuthError('invalid_request', `the ${name} parameter was sent more than once`);
     }

@@ -3,7 +3,7 @@ import type { Client } from '../clients/types.js';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
-import { documentationOnly, INTROSPECT_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, INTROSPECT_ROUTE_SCHEMA, TOKEN_LOOKUP_FORM } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -95,7 +95,7 @@ export interface IntrospectRouteOptions {
 export async function introspectRoute(app: FastifyInstance, { authenticateClient, introspect }: IntrospectRouteOptions) {
   app.addHook('onRequest', noStoreHook);
   app.post('/introspect', { schema: INTROSPECT_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req) => {
-    const params = readForm(req);
+    const params = readForm(req, TOKEN_LOOKUP_FORM);
     const caller = await authenticateClient(req, params);
     annotate(req, { client_id: caller.clientId });
     const token = single(params, 'token');

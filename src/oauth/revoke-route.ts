@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
-import { documentationOnly, REVOKE_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, REVOKE_ROUTE_SCHEMA, TOKEN_LOOKUP_FORM } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -24,7 +24,7 @@ export interface RevokeRouteOptions {
 export async function revokeRoute(app: FastifyInstance, o: RevokeRouteOptions) {
   app.addHook('onRequest', noStoreHook);
   app.post('/revoke', { schema: REVOKE_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req, reply) => {
-    const params = readForm(req);
+    const params = readForm(req, TOKEN_LOOKUP_FORM);
     const client = await o.authenticateClient(req, params);
     annotate(req, { client_id: client.clientId });
     const token = single(params, 'token');

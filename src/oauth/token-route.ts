@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Audit } from '../ops/audit.js';
 import { annotate } from '../ops/request-log.js';
-import { documentationOnly, TOKEN_ROUTE_SCHEMA } from './api-schemas.js';
+import { documentationOnly, TOKEN_ROUTE_SCHEMA, TOKEN_FORM } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
@@ -25,7 +25,7 @@ export async function tokenRoute(app: FastifyInstance, { authenticateClient, gra
 
   app.post('/token', { schema: TOKEN_ROUTE_SCHEMA, validatorCompiler: documentationOnly }, async (req, reply) => {
     // RFC 8707 lets `resource` repeat; every other parameter must come once.
-    const params = readForm(req, ['resource']);
+    const params = readForm(req, TOKEN_FORM);
     const grantType = single(params, 'grant_type');
     const grant = grantType === undefined ? undefined : grants.get(grantType);
     const client = await authenticateClient(req, params);

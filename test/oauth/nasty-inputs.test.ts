@@ -31,4 +31,19 @@ t.test('nasty inputs get a 4xx OAuth error, never a 5xx', async (t) => {
   }
   const unnamed = await token('=x&x=&grant_type=client_credentials&unknown=1', { authorization: basicAuth(c.clientId, c.secret) });
   t.equal(unnamed.statusCode, 200, 'unknown and nameless parameters are ignored (RFC 6749 §3.2)');
+  // §3.1: unrecognized parameters MUST be ignored, however they are sent: repeated, or with a NUL.
+  const strange = 'audience=a&audience=b&x-extra=%00';
+  const ignored = await token(`grant_type=client_credentials&${strange}`, { authorization: basicAuth(c.clientId, c.secret) });
+  t.equal(ignored.statusCode, 200, `unknown parameters repeated or with a NUL are ignored on /token: ${ignored.body}`);
+  for (const url of ['/introspect', '/revoke']) {
+    const res = await app.inject({
+      method: 'POST',
+      url,
+      headers: { 'content-type': FORM, authorization: basicAuth(c.clientId, c.secret) },
+      payload: `token=x&resource=a&resource=b&${strange}`,
+    });
+    t.equal(res.statusCode, 200, `and on ${url}: ${res.body}`);
+  }
+  const twice = await token('grant_type=client_credentials&scope=a&scope=b', { authorization: basicAuth(c.clientId, c.secret) });
+  t.match(twice.json(), { error: 'invalid_request', error_description: /scope parameter was sent more than once/ }, 'a known one twice is still refused');
 });
