@@ -180,13 +180,19 @@ async function bench(o: BenchOptions) {
   const ceilings = new Map<CeilingName, CeilingResult>();
   const scenarios: ScenarioResult[] = [];
   for (const s of SCENARIOS.filter((s) => !o.only || o.only.includes(s.name))) {
-    const ceilingDef = CEILINGS.find((c) => c.name === s.ceiling);
     // Each ceiling once per run, just before the first scenario that needs it.
-    if (ceilingDef && !ceilings.has(ceilingDef.name)) ceilings.set(ceilingDef.name, await measureCeiling(ceilingDef, ctx, o));
+    const ceilingFor = async (name: CeilingName | undefined) => {
+      const def = CEILINGS.find((c) => c.name === name);
+      if (!def) return undefined;
+      if (!ceilings.has(def.name)) ceilings.set(def.name, await measureCeiling(def, ctx, o));
+      const result = ceilings.get(def.name);
+      return result && { def, result };
+    };
+    const ceiling = await ceilingFor(s.ceiling);
+    const also = await ceilingFor(s.alsoCeiling);
     log(`scenario ${s.name}`);
     const measured = await measureScenario(s, sigil, ctx, o);
-    const ceilingResult = ceilingDef && ceilings.get(ceilingDef.name);
-    const result = judge(s, measured, ceilingDef && ceilingResult ? { def: ceilingDef, result: ceilingResult } : undefined);
+    const result = judge(s, measured, ceiling, also);
     log(`scenario ${s.name}: ${Math.round(result.load.requestsPerSecond)} req/s, ${result.pass ? 'pass' : `FAIL (${result.failures.join('; ')})`}`);
     scenarios.push(result);
   }

@@ -1,9 +1,11 @@
-import { type CryptoKey, errors, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
-import { type Config, SIGNING_ALGS } from '../config.js';
+import type { JWK } from 'jose';
+import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { decryptPrivateKey, type KeyEncryptionKeys, KeyEncryptionKeyError } from './key-crypto.js';
 import { createKeyRepository, type StoredKey } from './key-repository.js';
 import { hasChanges, type KeySchedule, keyState, planKeyChanges } from './key-schedule.js';
+import { createJwsSigner, type JwsSigner } from './jws-signer.js';
+import { importVerificationKey, type VerificationKey, verifyAccessToken } from './jws-verifier.js';
 import { createKeySet, type Jwks, type LoadedKey } from './key-set.js';
 import { createKeyRotation, type KeyChangeResult, KEYS_CHANNEL, type KeyRotation } from './rotation.js';
 import { type Periodic, runEvery } from '../periodic.js';
@@ -85,7 +87,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
   const rotation = createKeyRotation({ db, keys: policy, encryptionKeys, now });
   const repo = createKeyRepository(db);
   const set = createKeySet();
-  const imported = new Map<string, { publicKey: CryptoKey; privateKey: CryptoKey | undefined }>();
+  const imported = new Map<string, { verificationKey: VerificationKey; signer: JwsSigner | undefined }>();
   const maxTokenTtlSeconds = policy.retentionSeconds - policy.clockSkewSeconds - policy.reloadIntervalSeconds;
   let log = silent;
   let fingerprint: string | undefined;
@@ -107,9 +109,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
     return s === 'pending' || s === 'active';
   };
 
-  async function importPrivate(r: StoredKey): Promise<CryptoKey> {
-    return (await importJWK(decryptPrivateKey(r.encrypted, r.kid, encryptionKeys) as JWK, r.alg)) as CryptoKey;
-  }
+  const importPrivate = (r: StoredKey): JwsSigner => createJwsSigner(r.alg, r.kid, decryptPrivateKey(r.encrypted, r.kid, encryptionKeys));
 
   async function loadRows(rows: StoredKey[], strict: boolean): Promise<void> {
     const t = now();
@@ -122,18 +122,18 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
       }
       let cached = imported.get(r.kid);
       if (!cached) {
-        cached = { publicKey: (await importJWK(r.publicJwk as JWK, r.alg)) as CryptoKey, privateKey: undefined };
+        cached = { verificationKey: importVerificationKey(r.publicJwk as JWK, r.alg, r.kid), signer: undefined };
         imported.set(r.kid, cached);
       }
-      if (maySign(r, t) && !cached.privateKey) {
+      if (maySign(r, t) && !cached.signer) {
         try {
-          cached.privateKey = await importPrivate(r);
+          cached.signer = importPrivate(r);
         } catch (err) {
           if (strict) throw err;
           log.error({ kid: r.kid, err: (err as Error).message }, 'cannot decrypt signing key: this instance will not sign with it');
         }
       }
-      if (!maySign(r, t)) cached.privateKey = undefined;
+      if (!maySign(r, t)) cached.signer = undefined;
       const { encrypted: _, createdAt: __, ...schedule } = r;
       keys.push({ ...schedule, ...cached });
     }
@@ -214,37 +214,22 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
     const t = now();
     const key = set.at(t).signingKey;
     if (!key) throw new Error('no signing key is active (the key service is not loaded, or every key was revoked)');
-    if (!key.privateKey) {
+    if (!key.signer) {
       throw new KeyEncryptionKeyError(`signing key ${key.kid} cannot be decrypted by this instance's key-encryption key`);
     }
     const iat = Math.floor(t.getTime() / 1000);
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + ttlSeconds)
-      .sign(key.privateKey);
+    return key.signer.sign({ ...claims, iat, exp: iat + ttlSeconds });
   }
 
-  async function verify(token: string): Promise<Record<string, unknown>> {
+  function verify(token: string): Promise<Record<string, unknown>> {
     const t = now();
     const { published } = set.at(t);
-    const { payload } = await jwtVerify(
-      token,
-      (header) => {
-        const key = typeof header.kid === 'string' ? published.get(header.kid) : undefined;
-        if (!key || key.alg !== header.alg) throw new errors.JWKSNoMatchingKey();
-        return key.publicKey;
-      },
-      {
-        issuer: config.issuer,
-        typ: 'at+jwt',
-        algorithms: [...SIGNING_ALGS],
-        clockTolerance: policy.clockSkewSeconds,
-        currentDate: t,
-        requiredClaims: ['exp', 'iat'],
-      },
-    );
-    return payload;
+    return verifyAccessToken(token, (kid) => published.get(kid)?.verificationKey, {
+      issuer: config.issuer,
+      typ: 'at+jwt',
+      clockToleranceSeconds: policy.clockSkewSeconds,
+      now: t,
+    });
   }
 
   return {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { CryptoKey, JWK } from 'jose';
+import type { JWK } from 'jose';
+import type { JwsSigner } from './jws-signer.js';
+import type { VerificationKey } from './jws-verifier.js';
 import type { SigningAlg } from '../config.js';
 import { isPublished, type KeySchedule, signingKeyAt } from './key-schedule.js';
 import { type PublicJwk, publicJwk } from './signing-key.js';
@@ -8,9 +10,9 @@ import { type PublicJwk, publicJwk } from './signing-key.js';
 export interface LoadedKey extends KeySchedule {
   alg: SigningAlg;
   publicJwk: PublicJwk;
-  publicKey: CryptoKey;
+  verificationKey: VerificationKey;
   /** Undefined when the key can no longer sign (retired, revoked) or this instance cannot decrypt it. */
-  privateKey: CryptoKey | undefined;
+  signer: JwsSigner | undefined;
 }
 
 export interface Jwks {
