@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { prepareDatabase } from './lib/database.js';
+import { interleave } from './lib/interleave.js';
 import { runSpreadLoad, type Traffic } from './lib/load.js';
 import { type BenchOptions, parseOptions, USAGE, UsageError } from './lib/options.js';
 import { type CeilingResult, type Findings, judge, type Measured, machine, renderReport, type ScenarioResult } from './lib/report.js';
@@ -14,7 +15,6 @@ import {
   type BenchContext,
   CEILINGS,
   type Ceiling,
-  type CeilingName,
   type Connections,
   mintAccessTokens,
   SCENARIO_NAMES,
@@ -129,20 +129,45 @@ async function measureScenario(s: Scenario, sigil: Sigil, ctx: BenchContext, o: 
   }
 }
 
-async function measureCeiling(def: Ceiling, ctx: BenchContext, o: BenchOptions): Promise<CeilingResult> {
+async function startCeilingFor(def: Ceiling, ctx: BenchContext): Promise<Server> {
   log(`ceiling ${def.label}: starting bench/ceilings/${def.script}`);
-  const server = await startCeiling(`ceiling ${def.label}`, fileURLToPath(new URL(`./ceilings/${def.script}`, import.meta.url)), {
+  return startCeiling(`ceiling ${def.label}`, fileURLToPath(new URL(`./ceilings/${def.script}`, import.meta.url)), {
     env: { ...process.env, ...def.env(ctx) },
     cwd: REPO,
   });
-  const stop = tracked(server.stop);
+}
+
+/**
+ * A scenario with ceilings: Sigil and each ceiling loaded in turn, in interleaved slices (see
+ * lib/interleave.ts), the ceilings started for it and stopped after it.
+ */
+async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], sigil: Sigil, ctx: BenchContext, o: BenchOptions) {
+  const stops: (() => Promise<void>)[] = [];
   try {
-    const connections = connectionsOf(def.connections, o);
-    const measured = await measure([server], o, { primary: { connections, traffic: () => def.traffic(ctx) } });
-    log(`ceiling ${def.label}: ${Math.round(measured.load.requestsPerSecond)} req/s`);
-    return { name: def.name, label: def.label, ...measured };
+    const servers: Server[] = [];
+    for (const def of defs) {
+      const server = await startCeilingFor(def, ctx);
+      stops.push(tracked(server.stop));
+      servers.push(server);
+    }
+    const contenders = [
+      { server: sigil as Server, connections: connectionsOf(s.connections, o), traffic: () => s.traffic(ctx) },
+      ...defs.map((def, i) => ({ server: servers[i] as Server, connections: connectionsOf(def.connections, o), traffic: () => def.traffic(ctx) })),
+    ];
+    const [own, ...theirs] = await interleave(contenders, { seconds: o.duration, slices: o.slices, warmup: o.warmup });
+    if (!own) throw new Error('no result for Sigil');
+    const measured: Measured = { connections: contenders[0]?.connections ?? 0, load: own.load, peakRssBytes: own.peakRssBytes, slices: own.slices };
+    const ceilings = defs.map((def, i): { def: Ceiling; result: CeilingResult } => {
+      const r = theirs[i];
+      if (!r) throw new Error(`no result for ${def.label}`);
+      return {
+        def,
+        result: { name: def.name, label: def.label, scenario: s.name, connections: contenders[i + 1]?.connections ?? 0, ...r },
+      };
+    });
+    return { measured, ceilings };
   } finally {
-    await stop();
+    for (const stop of stops.reverse()) await stop();
   }
 }
 
@@ -177,22 +202,19 @@ async function bench(o: BenchOptions) {
     },
   };
 
-  const ceilings = new Map<CeilingName, CeilingResult>();
+  const ceilings: CeilingResult[] = [];
   const scenarios: ScenarioResult[] = [];
   for (const s of SCENARIOS.filter((s) => !o.only || o.only.includes(s.name))) {
-    // Each ceiling once per run, just before the first scenario that needs it.
-    const ceilingFor = async (name: CeilingName | undefined) => {
-      const def = CEILINGS.find((c) => c.name === name);
-      if (!def) return undefined;
-      if (!ceilings.has(def.name)) ceilings.set(def.name, await measureCeiling(def, ctx, o));
-      const result = ceilings.get(def.name);
-      return result && { def, result };
-    };
-    const ceiling = await ceilingFor(s.ceiling);
-    const also = await ceilingFor(s.alsoCeiling);
-    log(`scenario ${s.name}`);
-    const measured = await measureScenario(s, sigil, ctx, o);
-    const result = judge(s, measured, ceiling, also);
+    const defs = [s.ceiling, s.alsoCeiling].flatMap((name) => CEILINGS.filter((c) => c.name === name));
+    log(`scenario ${s.name}${defs.length > 0 ? `, interleaved with ${defs.map((d) => d.label.split(' ')[0]).join(' and ')}` : ''}`);
+    let result: ScenarioResult;
+    if (defs.length > 0) {
+      const { measured, ceilings: against } = await measureAgainstCeilings(s, defs, sigil, ctx, o);
+      ceilings.push(...against.map((c) => c.result));
+      result = judge(s, measured, against.find((c) => c.def.name === s.ceiling), against.find((c) => c.def.name === s.alsoCeiling));
+    } else {
+      result = judge(s, await measureScenario(s, sigil, ctx, o));
+    }
     log(`scenario ${s.name}: ${Math.round(result.load.requestsPerSecond)} req/s, ${result.pass ? 'pass' : `FAIL (${result.failures.join('; ')})`}`);
     scenarios.push(result);
   }
@@ -206,7 +228,7 @@ async function bench(o: BenchOptions) {
     sigilIdleRssBytes,
     database: database.label,
     scenarios,
-    ceilings: [...ceilings.values()],
+    ceilings,
   };
 }
 

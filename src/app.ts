@@ -3,14 +3,14 @@ import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { jwksRoute } from './keys/jwks-route.js';
+import { JWKS_PATH, jwksRoute } from './keys/jwks-route.js';
 import type { KeyService } from './keys/key-service.js';
 import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
 import { healthRoutes } from './ops/health-routes.js';
 import { lazyChildLogger } from './logger.js';
 import { createAudit } from './ops/audit.js';
 import { httpProtection } from './ops/http-protection.js';
-import { createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
+import { countRequests, createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
 import { openApi } from './ops/openapi.js';
 import { requestId, requestLog } from './ops/request-log.js';
 import { type ClientCache, createClientCache } from './clients/client-cache.js';
@@ -20,7 +20,7 @@ import { createClientAuthenticator } from './oauth/client-auth.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { createGrantRegistry } from './oauth/grants/grant.js';
 import { passwordGrant } from './oauth/grants/password.js';
-import { metadataRoute } from './oauth/metadata-route.js';
+import { METADATA_PATH, metadataRoute } from './oauth/metadata-route.js';
 import { tokenRoute } from './oauth/token-route.js';
 import { refreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { createIntrospection, introspectRoute } from './oauth/introspect-route.js';
@@ -71,13 +71,18 @@ export async function buildApp(deps: AppDeps) {
   // Response schemas document the API (OpenAPI); replies are plain JSON.stringify, as without them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(oauthErrorHandler);
-  app.setNotFoundHandler(notFoundHandler);
   await app.register(formbody);
   // On the root instance, so they cover every route registered after them.
-  await httpProtection(app, config);
+  await httpProtection(app, config, { publicDocuments: [JWKS_PATH, METADATA_PATH] });
+  const metrics = deps.metrics ?? createMetrics({ db, signingKey: () => keys.signingKey(), now });
+  const { onUnmatchedResponse } = countRequests(app, metrics);
+  // Requests that match no route: the 404 handler in a scope of its own, whose hook counts them.
+  await app.register(async (scope) => {
+    scope.addHook('onResponse', onUnmatchedResponse);
+    scope.setNotFoundHandler(notFoundHandler);
+  });
   await requestLog(app);
   await openApi(app, { issuer: config.issuer, version: SIGIL_VERSION });
-  const metrics = deps.metrics ?? createMetrics({ db, signingKey: () => keys.signingKey(), now });
   await metricsRoute(app, { metrics, token: config.metricsToken });
   const audit = createAudit(app.log, metrics);
   await app.register(healthRoutes, { db, migrationVersion });

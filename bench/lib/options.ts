@@ -6,6 +6,8 @@ export interface BenchOptions {
   duration: number;
   /** Seconds of untimed load before each timed run (JIT, connection pools, caches warm up). */
   warmup: number;
+  /** Slices per server when a scenario is interleaved with its ceilings. */
+  slices: number;
   connections: number;
   passwordConnections: number;
   /** Distinct access tokens cycled by the introspection scenarios. */
@@ -20,6 +22,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --duration <s>               seconds per timed run (default 10: about 3 minutes in all)
   --warmup <s>                 seconds of warm-up before each timed run (default: duration/10, 1 to 2)
+  --slices <n>                 a scenario and its ceilings take turns in n slices each (default 4)
   --connections <n>            concurrent connections (default 50)
   --password-connections <n>   connections of the password scenarios (default 8)
   --pool <n>                   distinct access tokens for introspection (default 5000)
@@ -58,6 +61,7 @@ export function parseOptions(argv: string[], scenarios: readonly string[]): Benc
   return {
     duration,
     warmup: positive('warmup', values.warmup, Math.min(2, Math.max(1, duration / 10)), 0),
+    slices: Math.floor(positive('slices', values.slices, 4)),
     connections: Math.floor(positive('connections', values.connections, 50)),
     passwordConnections: Math.floor(positive('password-connections', values['password-connections'], 8)),
     pool: Math.floor(positive('pool', values.pool, 5000)),
@@ -75,6 +79,7 @@ function parse(argv: string[]) {
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      slices: { type: 'string' },
       connections: { type: 'string' },
       'password-connections': { type: 'string' },
       pool: { type: 'string' },

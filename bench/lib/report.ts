@@ -25,11 +25,15 @@ export interface Measured {
   instancesPeakRssBytes?: (number | undefined)[];
   background?: { name: string; connections: number; load: LoadResult };
   findings?: Findings;
+  /** requests/s of each interleaved slice (scenarios measured against ceilings). */
+  slices?: number[];
 }
 
 export interface CeilingResult extends Measured {
   name: string;
   label: string;
+  /** The scenario it was interleaved with. */
+  scenario: string;
 }
 
 export interface ScenarioResult extends Measured {
@@ -139,7 +143,7 @@ export function renderReport({
     }
   }
   if (ceilings.length > 0) rows.push('separator');
-  for (const c of ceilings) rows.push([`ceiling ${c.label}`, ...cells(c), '', '', '', rss(c), '']);
+  for (const c of ceilings) rows.push([`ceiling ${c.label.split(' ')[0]} with ${c.scenario}`, ...cells(c), c.label, '', '', rss(c), '']);
   const perInstance = (s: ScenarioResult) =>
     s.instancesPeakRssBytes ? [`  peak RSS per instance: ${s.instancesPeakRssBytes.map((b) => (b === undefined ? 'n/a' : num(b / MB, 0))).join(' / ')} MB`] : [];
   const findings = scenarios.flatMap((s) => (s.findings ? ['', `${s.name}:`, ...s.findings.summary, ...perInstance(s)] : []));

@@ -10,6 +10,7 @@ export interface MetadataRouteOptions {
 }
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 /** RFC 8414 authorization server metadata. The issuer is the one in every token. */
 export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOptions) {
@@ -18,7 +19,7 @@ export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOption
   app.addHook('onReady', async () => {
     await o.scopeCatalog.scopes().catch(() => {});
   });
-  app.get('/.well-known/oauth-authorization-server', async (_req, reply) => {
+  app.get(METADATA_PATH, async (_req, reply) => {
     reply.header('cache-control', 'public, max-age=300');
     return {
       issuer: o.issuer,

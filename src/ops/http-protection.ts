@@ -51,11 +51,24 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record
   return headers;
 }
 
+export interface HttpProtectionOptions {
+  /**
+   * Paths of the public documents (the JWKS, the metadata): static JSON that servers fetch and
+   * cache. They answer with `nosniff` alone: the other API headers (and the request id) guard
+   * responses a browser might render or a client might report, and cost these, the cheapest and
+   * most requested answers, a third of their time (bench: jwks against a static JSON reply).
+   */
+  publicDocuments: readonly string[];
+}
+
 /** Security headers, load shedding, per-address rate limiting and CORS: the edges of the app. */
-export async function httpProtection(app: FastifyInstance, config: Config) {
+export async function httpProtection(app: FastifyInstance, config: Config, { publicDocuments }: HttpProtectionOptions) {
   const headers = securityHeaders();
-  app.addHook('onRequest', (_req, reply, done) => {
-    reply.headers(headers);
+  const documents = new Set(publicDocuments);
+  // One synchronous hook for every answer, errors and 404s included (a hook costs each request).
+  app.addHook('onRequest', (req, reply, done) => {
+    if (documents.has(req.url)) reply.header('x-content-type-options', 'nosniff');
+    else reply.headers(headers).header('x-request-id', req.id);
     done();
   });
 

@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Database } from '../db/database.js';
 import { OAuthError } from '../oauth/errors.js';
+import { createRequestHistogram } from './request-histogram.js';
 
 export interface Metrics {
   registry: Registry;
@@ -65,27 +66,42 @@ export function createMetrics({ db, signingKey, now }: MetricsSources): Metrics 
   };
 }
 
+/**
+ * Request counts and latency by route, method and status. Each route gets its own onResponse hook,
+ * bound to its pattern when it is added (onRoute), so call this before any route is added: a root
+ * hook would have to ask every request for its route (req.routeOptions builds an object per
+ * call). Requests that match no route are counted by the hook this returns, for the scope of the
+ * not-found handler.
+ */
+export function countRequests(app: FastifyInstance, metrics: Metrics): { onUnmatchedResponse: onResponseHookHandler } {
+  const requests = createRequestHistogram({
+    name: 'sigil_http_request_duration_seconds',
+    help: 'HTTP requests by route, method and status',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registry: metrics.registry,
+  });
+  const hookFor = (route: string): onResponseHookHandler => {
+    const observe = requests.forRoute(route);
+    return (req, reply, done) => {
+      observe(req.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+  };
+  app.addHook('onRoute', (route) => {
+    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+    route.onResponse = [...own, hookFor(route.url)];
+  });
+  return { onUnmatchedResponse: hookFor('unknown') };
+}
+
 export interface MetricsRouteOptions {
   metrics: Metrics;
   /** When set, /metrics wants `Authorization: Bearer <token>`. */
   token: string | undefined;
 }
 
-/** Request counts and latency by route and status, and GET /metrics. */
+/** GET /metrics, in Prometheus' text format. */
 export async function metricsRoute(app: FastifyInstance, { metrics, token }: MetricsRouteOptions) {
-  const requests = new Histogram({
-    name: 'sigil_http_request_duration_seconds',
-    help: 'HTTP requests by route, method and status',
-    labelNames: ['route', 'method', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [metrics.registry],
-  });
-  app.addHook('onResponse', (req, reply, done) => {
-    // The route pattern, not the raw URL, so labels stay few.
-    const route = req.routeOptions.url ?? 'unknown';
-    requests.observe({ route, method: req.method, status: reply.statusCode }, reply.elapsedTime / 1000);
-    done();
-  });
   app.get('/metrics', async (req, reply) => {
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
       reply.header('www-authenticate', 'Bearer realm="sigil-metrics"');

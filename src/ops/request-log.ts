@@ -22,15 +22,12 @@ export function requestId(req: { headers: Record<string, string | string[] | und
  * string), status, duration, and the client and grant where known. Never a header or a body.
  */
 export async function requestLog(app: FastifyInstance) {
-  // Synchronous hooks: an async hook costs a promise and a tick on every request.
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
-    done();
-  });
+  // The request id is echoed by the response-header hook (http-protection.ts).
   // The level is fixed for the life of the process: below info the line would be dropped anyway.
   // (Without a logger, Fastify's stand-in has no isLevelEnabled.)
   const log = app.log as { isLevelEnabled?: (level: string) => boolean };
   if (!log.isLevelEnabled?.('info')) return;
+  // Synchronous: an async hook costs a promise and a tick on every request.
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info(
       {

@@ -23,12 +23,19 @@ t.test('metrics: requests by route and status, tokens by grant, logins, pool, ke
   await token({ ...auth, grant_type: 'client_credentials' });
   await token({ ...auth, grant_type: 'password', username: 'mia', password: 'mia-password' });
   await token({ ...auth, grant_type: 'password', username: 'mia', password: 'wrong' });
+  await app.inject({ url: '/.well-known/jwks.json' });
+  await app.inject({ url: '/nowhere/at/all' });
+  await app.inject({ method: 'DELETE', url: '/token' });
   const res = await app.inject({ url: '/metrics' });
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^text\/plain/);
   const m = res.body;
   t.match(m, /sigil_http_request_duration_seconds_count\{route="\/token",method="POST",status="200"\} 2/);
   t.match(m, /sigil_http_request_duration_seconds_count\{route="\/token",method="POST",status="400"\} 1/);
+  t.match(m, /sigil_http_request_duration_seconds_count\{route="\/.well-known\/jwks.json",method="GET",status="200"\} 1/);
+  t.match(m, /sigil_http_request_duration_seconds_count\{route="\/token",method="DELETE",status="405"\} 1/);
+  t.match(m, /sigil_http_request_duration_seconds_count\{route="unknown",method="GET",status="404"\} 1/, 'unmatched paths under one label');
+  t.notMatch(m, /nowhere/, 'never the raw path');
   t.match(m, /sigil_tokens_issued_total\{grant="client_credentials"\} 1/);
   t.match(m, /sigil_tokens_issued_total\{grant="password"\} 1/);
   t.match(m, /sigil_login_failures_total 1/);
@@ -118,23 +125,37 @@ t.test('behind a trusted proxy, X-Forwarded-For names the client', async (t) => 
   t.equal(again.statusCode, 429);
 });
 
-t.test('security headers, and CORS only where configured', async (t) => {
-  const { app } = await buildTestApp(t);
-  const res = await app.inject({ url: '/.well-known/jwks.json', headers: { origin: 'https://app.example.com' } });
+t.test('security headers on API answers, nosniff alone on the public documents, and CORS only where configured', async (t) => {
+  const { app, seed, token } = await buildTestApp(t);
+  const c = await seed.client({ grantTypes: ['client_credentials'] });
+  const res = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) });
+  t.equal(res.statusCode, 200);
   t.equal(res.headers['x-content-type-options'], 'nosniff');
   t.match(res.headers['content-security-policy'], /default-src 'none'/);
   t.equal(res.headers['x-frame-options'], 'DENY');
   t.equal(res.headers['referrer-policy'], 'no-referrer');
   t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
   t.match(res.headers['strict-transport-security'], /^max-age=\d+/);
+  t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/);
   t.notOk(res.headers['x-xss-protection'], 'no headers for rendered documents');
-  t.notOk(res.headers['access-control-allow-origin'], 'CORS is off by default');
   const error = await app.inject({ method: 'POST', url: '/token', payload: 'grant_type=client_credentials', headers: { 'content-type': FORM } });
   t.equal(error.statusCode, 401);
   t.equal(error.headers['x-content-type-options'], 'nosniff', 'errors carry the headers too');
   t.equal(error.headers['cache-control'], 'no-store');
   const missing = await app.inject({ url: '/nowhere' });
   t.equal(missing.headers['content-security-policy'], res.headers['content-security-policy'], 'and so do 404s');
+  for (const url of ['/.well-known/jwks.json', '/.well-known/oauth-authorization-server']) {
+    const doc = await app.inject({ url, headers: { origin: 'https://app.example.com' } });
+    t.equal(doc.statusCode, 200);
+    t.equal(doc.headers['x-content-type-options'], 'nosniff', `${url}: nosniff`);
+    t.match(doc.headers['cache-control'], /^public, max-age=\d+$/, `${url}: cacheable`);
+    for (const name of ['content-security-policy', 'x-frame-options', 'strict-transport-security', 'x-request-id']) {
+      t.notOk(doc.headers[name], `${url}: no ${name} on a public document`);
+    }
+    t.notOk(doc.headers['access-control-allow-origin'], `${url}: CORS is off by default`);
+  }
+  const query = await app.inject({ url: '/.well-known/jwks.json?x=1' });
+  t.equal(query.headers['x-frame-options'], 'DENY', 'any other URL gets the full set');
 
   const withCors = await buildTestApp(t, { env: { SIGIL_CORS_ORIGINS: 'https://app.example.com' } });
   const allowed = await withCors.app.inject({ url: '/.well-known/jwks.json', headers: { origin: 'https://app.example.com' } });
