@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { prepareDatabase } from './lib/database.js';
+import { sampleCpu } from './lib/cpu.js';
 import { interleave } from './lib/interleave.js';
 import { runSpreadLoad, type Traffic } from './lib/load.js';
 import { type BenchOptions, parseOptions, USAGE, UsageError } from './lib/options.js';
@@ -86,7 +87,11 @@ async function measure(servers: Server[], o: BenchOptions, { primary, background
       ]);
     };
     if (o.warmup > 0) await phase(o.warmup);
-    const [[load, backgroundLoad], findings] = await Promise.all([phase(o.duration), during?.(o.duration)]);
+    // Per request only when one server answers one load.
+    const cpu = servers.length === 1 && servers[0] && !background ? sampleCpu(servers[0].pid) : undefined;
+    const [[timed, backgroundLoad], findings] = await Promise.all([phase(o.duration), during?.(o.duration)]);
+    const used = cpu?.stop();
+    const load = used ? { ...timed, cpu: used } : timed;
     const peaks = rss.map((r) => r.stop());
     const known = peaks.filter((p) => p !== undefined);
     return {

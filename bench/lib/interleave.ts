@@ -2,6 +2,7 @@
 // does over the run (other tenants, frequency changes) falls on all of them alike: the ratio of
 // their requests/s then means something even when absolute numbers drift by 2× within minutes.
 import { type LoadResult, runLoad, type Traffic } from './load.js';
+import { sampleCpu } from './cpu.js';
 import { sampleRss } from './rss.js';
 import type { Server } from './spawn.js';
 
@@ -29,7 +30,9 @@ export function mergeSlices(results: LoadResult[]): LoadResult {
   const max = (pick: (r: LoadResult) => number) => Math.max(...results.map(pick));
   const requests = sum((r) => r.requests);
   const durationSeconds = sum((r) => r.durationSeconds);
+  const cpu = results.every((r) => r.cpu) ? { server: sum((r) => r.cpu?.server ?? 0), postgres: sum((r) => r.cpu?.postgres ?? 0) } : undefined;
   return {
+    ...(cpu && { cpu }),
     requestsPerSecond: durationSeconds > 0 ? requests / durationSeconds : 0,
     p50Ms: requests > 0 ? sum((r) => r.p50Ms * r.requests) / requests : 0,
     p99Ms: max((r) => r.p99Ms),
@@ -59,7 +62,11 @@ export async function interleave(contenders: Contender[], o: { seconds: number; 
       for (const i of order) {
         const c = contenders[i];
         if (!c) continue;
-        results[i]?.push(await runLoad(c.server.url, c.connections, await c.traffic(), sliceSeconds));
+        const traffic = await c.traffic();
+        const cpu = sampleCpu(c.server.pid);
+        const load = await runLoad(c.server.url, c.connections, traffic, sliceSeconds);
+        const used = cpu.stop();
+        results[i]?.push(used ? { ...load, cpu: used } : load);
       }
     }
     const peaks = rss.map((r) => r.stop());

@@ -30,6 +30,8 @@ export interface LoadResult {
   /** 2xx answers that were not what the scenario expects. */
   wrongAnswers: number;
   durationSeconds: number;
+  /** CPU seconds used meanwhile by the server (one instance) and by PostgreSQL, where /proc tells. */
+  cpu?: { server: number; postgres: number };
 }
 
 function fire(options: autocannon.Options): Promise<autocannon.Result> {

@@ -99,6 +99,7 @@ const COLUMNS = [
   { title: 'req/s', align: 'right' },
   { title: 'p50 ms', align: 'right' },
   { title: 'p99 ms', align: 'right' },
+  { title: 'CPU µs/req', align: 'right' },
   { title: 'non-2xx', align: 'right' },
   { title: 'err/wrong', align: 'right' },
   { title: 'ceiling' },
@@ -108,11 +109,19 @@ const COLUMNS = [
   { title: 'result' },
 ] as const;
 
+/** CPU per request: the server's, plus PostgreSQL's when it did any work (Sigil's scenarios). */
+function cpuPerRequest({ cpu, requests }: LoadResult): string {
+  if (!cpu || requests === 0) return 'n/a';
+  const us = (seconds: number) => Math.round((seconds * 1e6) / requests);
+  return cpu.postgres * 1e6 >= requests ? `${us(cpu.server)}+${us(cpu.postgres)}` : String(us(cpu.server));
+}
+
 const cells = (m: Measured) => [
   String(m.connections),
   num(m.load.requestsPerSecond),
   num(m.load.p50Ms, 0),
   num(m.load.p99Ms, 0),
+  cpuPerRequest(m.load),
   String(m.load.non2xx),
   `${m.load.errors}/${m.load.wrongAnswers}`,
 ];
@@ -155,6 +164,8 @@ export function renderReport({
       : []),
     ...findings,
     '',
+    'CPU µs/req: CPU time per answer of the server under test (+ PostgreSQL\'s, all its processes, where it worked),',
+    'from /proc over the timed run: steadier than req/s on a shared machine, and it shows where the time goes.',
     'Every scenario must also answer only 2xx with the expected body (err/wrong = connection errors and timeouts /',
     `2xx with an unexpected body) and keep Sigil's peak RSS (each instance's) ≤ ${MAX_RSS_BYTES / MB} MB. Ceiling rows show the ceiling process's RSS;`,
     `Sigil's RSS idle after start-up was ${sigilIdleRssBytes === undefined ? 'n/a' : `${num(sigilIdleRssBytes / MB, 0)} MB`}.`,

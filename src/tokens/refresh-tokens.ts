@@ -120,10 +120,12 @@ const SELECT_TOKEN = `
  * The usual rotations, any number of them in one statement (one round trip and one commit for
  * all; concurrent refreshes share it, src/db/batch.ts). A token is spent and its successor inserted
  * only when every check passes: unspent, unexpired, family live, user enabled, the caller is the
- * family's client and that client is enabled and still allowed the password grant. FOR UPDATE
- * makes a concurrent use of the same token wait, then see it spent; the same token twice in one
- * statement updates its row once. A request left without a row goes to the full transaction, which
- * tells why (reuse, grace retry, expiry…) and acts on it.
+ * family's client and that client is enabled and still allowed the password grant. No row lock is
+ * taken before the update (it would cost a WAL record per rotation): the UPDATE itself waits for a
+ * concurrent use of the same token to commit, then re-checks `used_at is null` on the row as that
+ * left it (READ COMMITTED's recheck) and skips it, so exactly one use spends a token; the same
+ * token twice in one statement updates its row once. A request left without a row goes to the
+ * full transaction, which tells why (reuse, grace retry, expiry…) and acts on it.
  *   $1 token hashes (hex), $2 client_ids, $3 successor hashes (hex), $4 sealed successors (hex or null),
  *   $5 now, $6 now + idle lifetime
  */
@@ -143,7 +145,6 @@ const ROTATE_AT_ONCE = `
     where t.used_at is null and t.expires_at > $5
       and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
       and not u.disabled and not c.disabled and 'password' = any (c.grant_types)
-    for update of t
   ), spent as (
     update refresh_tokens t set used_at = $5, successor = cur.sealed
     from cur where t.token_hash = cur.token_hash and t.used_at is null
