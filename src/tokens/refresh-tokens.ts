@@ -134,17 +134,22 @@ const ROTATE_AT_ONCE = `
     select decode(i.token_hash, 'hex') as token_hash, i.client_id, decode(i.successor_hash, 'hex') as successor_hash,
            decode(i.sealed, 'hex') as sealed, i.n
     from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, n)
-  ), cur as (
+  ), cur as materialized (
     select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, f.scopes, f.auth_time,
            f.expires_at as family_expires_at
     from input i
-    join refresh_tokens t on t.token_hash = i.token_hash
-    join refresh_token_families f on f.id = t.family_id
-    join users u on u.id = f.user_id
-    join clients c on c.client_id = f.client_id
-    where t.used_at is null and t.expires_at > $5
-      and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
-      and not u.disabled and not c.disabled and 'password' = any (c.grant_types)
+    cross join lateral (
+      select t.token_hash, t.family_id from refresh_tokens t
+      where t.token_hash = i.token_hash and t.used_at is null and t.expires_at > $5
+      limit 1
+    ) t
+    cross join lateral (
+      select f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at from refresh_token_families f
+      where f.id = t.family_id and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
+      limit 1
+    ) f
+    where (select not u.disabled from users u where u.id = f.user_id)
+      and (select not c.disabled and 'password' = any (c.grant_types) from clients c where c.client_id = f.client_id)
   ), spent as (
     update refresh_tokens t set used_at = $5, successor = cur.sealed
     from cur where t.token_hash = cur.token_hash and t.used_at is null

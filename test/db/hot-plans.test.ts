@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import type { Database } from '../../src/db/database.js';
+import { createAccessTokenRevocations } from '../../src/tokens/access-token-revocations.js';
+import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { createTestDatabase } from '../helpers/db.js';
+
+// The batched statements join several tables for many requests at once. A plan that starts from
+// the wrong table (say, reading every refresh-token family, then matching them against the batch)
+// is correct and fast on a small test database, and ruinous on a large one; PostgreSQL picks it
+// when its statistics are missing or stale, and a prepared statement can keep such a plan for the
+// life of its connection. These tests run the statements with EXPLAIN ANALYZE on tables much
+// larger than a batch, without statistics (no ANALYZE, as on a fresh database), and hold the pages
+// each request touches to a small bound: per-row index lookups, whatever the planner knows.
+
+const FAMILIES = 300;
+const BATCH = 20;
+const MAX_PAGES_PER_REQUEST = 30;
+
+class Rollback extends Error {}
+
+/** `db`, but the first statement matching `pattern` is also run under EXPLAIN ANALYZE (rolled back). */
+function explaining(db: Database, pattern: RegExp) {
+  const found: { plan?: string } = {};
+  const query: Database['query'] = async (sql, params) => {
+    if (found.plan === undefined && pattern.test(sql)) {
+      found.plan = '';
+      await db
+        .transaction(async (tx) => {
+          const r = await tx.query<Record<string, string>>(`explain (analyze, buffers, costs off, timing off) ${sql}`, params);
+          found.plan = r.rows.map((row) => Object.values(row)[0]).join('\n');
+          throw new Rollback();
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof Rollback)) throw err;
+        });
+    }
+    return db.query(sql, params);
+  };
+  return { db: { ...db, query } as Database, found };
+}
+
+/** Pages read or hit by the whole statement: the top node's buffer counts. */
+function pagesTouched(plan: string): number {
+  const top = /Buffers: shared (?:hit=(\d+))?\s*(?:read=(\d+))?/.exec(plan);
+  return Number(top?.[1] ?? 0) + Number(top?.[2] ?? 0);
+}
+
+async function seed(db: Database) {
+  await db.query(
+    `insert into clients (client_id, name, secret_hash, grant_types, scopes) values ('app', 'App', $1, '{password}', '{read}')`,
+    [Buffer.alloc(32)],
+  );
+  const userId = randomUUID();
+  await db.query(`insert into users (id, username, password_hash) values ($1, 'ann', $2)`, [userId, `$argon2id$v=19$m=19456,t=2,p=1$${'A'.repeat(22)}$${'A'.repeat(43)}`]);
+  const store = createRefreshTokenStore(db, { idleSeconds: 86400, absoluteSeconds: 864000, graceSeconds: 0 });
+  const tokens: string[] = [];
+  for (let i = 0; i < FAMILIES; i++) tokens.push(await store.issue({ userId, clientId: 'app', scopes: ['read'], authTime: new Date() }));
+  return { userId, tokens };
+}
+
+t.test('a batch of refresh rotations touches a bounded number of pages per token, however many families exist', async (t) => {
+  const { db } = await createTestDatabase(t);
+  const { tokens } = await seed(db);
+  const { db: spied, found } = explaining(db, /with input as/);
+  const store = createRefreshTokenStore(spied, { idleSeconds: 86400, absoluteSeconds: 864000, graceSeconds: 0 });
+  // Issued at once, so they share one statement.
+  const results = await Promise.all(tokens.slice(0, BATCH).map((token) => store.rotate(token, 'app')));
+  t.ok(results.every((r) => r.ok), 'every token rotated');
+  t.ok(found.plan, 'the batched statement ran');
+  const perToken = pagesTouched(found.plan ?? '') / BATCH;
+  t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
+  t.notMatch(found.plan ?? '', /Seq Scan on refresh_token_families/, 'never a scan of every family');
+});
+
+t.test('a batch of introspection lookups touches a bounded number of pages per token', async (t) => {
+  const { db } = await createTestDatabase(t);
+  const { userId } = await seed(db);
+  for (let i = 0; i < FAMILIES; i++) {
+    await db.query(`insert into revoked_access_tokens (jti, client_id, expires_at, revoked_at) values ($1, 'app', now() + interval '1 hour', now())`, [randomUUID()]);
+  }
+  const { db: spied, found } = explaining(db, /revoked_access_tokens r where r.jti/);
+  const revocations = createAccessTokenRevocations(spied);
+  const statuses = await Promise.all(Array.from({ length: BATCH }, () => revocations.status({ jti: randomUUID(), clientId: 'app', userId })));
+  t.ok(statuses.every((s) => !s.revoked && s.clientEnabled && s.username === 'ann'));
+  const perToken = pagesTouched(found.plan ?? '') / BATCH;
+  t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
+});
