@@ -13,8 +13,11 @@ RUN npm run build
 FROM node:20-bookworm-slim AS runtime
 # MALLOC_ARENA_MAX=1: glibc would otherwise keep a 19 MiB argon2 buffer in an arena per libuv
 # thread that ever hashed a password (bench/README.md: 50-60 MB less peak RSS under logins).
+# --max-semi-space-size=4 (MiB): V8's young generation stays small under load instead of growing
+# to 3 x 16 MiB, for no CPU cost the bench could see (README, Benchmarks: 18-25 MB less peak RSS).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=1 \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     HOST=0.0.0.0 \
     PORT=8080 \
     SIGIL_DATA_DIR=/var/lib/sigil
