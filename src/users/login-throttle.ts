@@ -12,10 +12,18 @@ export interface LoginThrottleSettings {
   failureWindowSeconds: number;
 }
 
+export interface LoginState {
+  /** Seconds until the next attempt may run, or 0. */
+  waitSeconds: number;
+  /** Failures of this username or pair are on record: a successful login should clear them. */
+  hasFailures: boolean;
+}
+
 export interface LoginThrottle {
-  /** Seconds until the next attempt may run, or 0. Checked before any password hashing. */
-  lockedFor(username: string, address: string): Promise<number>;
+  /** Checked before any password hashing. */
+  check(username: string, address: string): Promise<LoginState>;
   recordFailure(username: string, address: string): Promise<void>;
+  /** Clears the failures (call it only when check said there were some: it is a write). */
   recordSuccess(username: string, address: string): Promise<void>;
   /** Deletes rows whose failures are forgotten and whose lock-out is over. */
   purge(q: Queryable): Promise<number>;
@@ -45,14 +53,13 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
     failures < threshold ? 0 : Math.min(s.maxLockoutSeconds, s.baseLockoutSeconds * 2 ** Math.min(30, failures - threshold));
 
   return {
-    async lockedFor(username, address) {
+    async check(username, address) {
       const t = now();
-      const r = await db.query<{ locked_until: Date }>(
-        'select locked_until from login_attempts where key = any($1::text[]) and locked_until > $2',
-        [[userKey(username), pairKey(username, address)], t],
-      );
-      const until = Math.max(0, ...r.rows.map((row) => new Date(row.locked_until).getTime()));
-      return until > t.getTime() ? Math.ceil((until - t.getTime()) / 1000) : 0;
+      const r = await db.query<{ locked_until: Date | null }>('select locked_until from login_attempts where key = any($1::text[])', [
+        [userKey(username), pairKey(username, address)],
+      ]);
+      const until = Math.max(0, ...r.rows.map((row) => (row.locked_until ? new Date(row.locked_until).getTime() : 0)));
+      return { waitSeconds: until > t.getTime() ? Math.ceil((until - t.getTime()) / 1000) : 0, hasFailures: r.rows.length > 0 };
     },
 
     async recordFailure(username, address) {

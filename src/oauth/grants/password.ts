@@ -44,7 +44,7 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
     async handle(client, params, req) {
       const { username, password } = params;
       // Checked before anything else, so a locked attempt costs no argon2 work.
-      const wait = await deps.throttle.lockedFor(username, req.ip);
+      const { waitSeconds: wait, hasFailures } = await deps.throttle.check(username, req.ip);
       if (wait > 0) {
         deps.audit?.({ event: 'login_locked', username, client_id: client.clientId, address: req.ip, retry_after: wait });
         throw new OAuthError('invalid_grant', `too many failed logins: try again in ${wait} seconds`, {
@@ -64,7 +64,8 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
         deps.audit?.({ event: 'login_failed', username, client_id: client.clientId, address: req.ip });
         throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
       }
-      await deps.throttle.recordSuccess(username, req.ip);
+      // Most logins have no failures on record, and need no write to clear them.
+      if (hasFailures) await deps.throttle.recordSuccess(username, req.ip);
       if (verdict.needsRehash) await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
 
       const response = await deps.tokens.issue({
