@@ -20,7 +20,7 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --duration <s>               seconds per timed run (default 10: about 3 minutes in all)
+  --duration <s>               seconds each server is loaded per scenario (default 8: under 3 minutes in all)
   --warmup <s>                 seconds of warm-up before each timed run (default: duration/10, 1 to 2)
   --slices <n>                 a scenario and its ceilings take turns in n slices each (default 4)
   --connections <n>            concurrent connections (default 50)
@@ -53,7 +53,7 @@ export function parseOptions(argv: string[], scenarios: readonly string[]): Benc
     throw new UsageError((err as Error).message);
   }
   if (values.help) return undefined;
-  const duration = positive('duration', values.duration, 10);
+  const duration = positive('duration', values.duration, 8);
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = only?.filter((s) => !scenarios.includes(s)) ?? [];
   if (unknown.length > 0) throw new UsageError(`unknown scenario ${unknown.join(', ')}; known: ${scenarios.join(', ')}`);

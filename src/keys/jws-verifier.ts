@@ -27,7 +27,17 @@ export function importVerificationKey(publicJwk: JWK, alg: SigningAlg, kid: stri
 const SEGMENT = /^[\w-]+$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const parseSegment = (segment: string): unknown => JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
+/** A segment's JSON object, or the error `refuse` makes when it is not base64url UTF-8 JSON of an object. */
+function objectOf(segment: string, refuse: () => Error): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
+  } catch {
+    throw refuse();
+  }
+  if (!isObject(value)) throw refuse();
+  return value;
+}
 // As jose compares them: "at+jwt" and "application/at+jwt" are the same type (RFC 7515 §4.1.9).
 const normalizeTyp = (typ: string) => (typ.includes('/') ? typ.toLowerCase() : `application/${typ.toLowerCase()}`);
 
@@ -73,13 +83,7 @@ export async function verifyAccessToken(
   if (parts.length !== 3 || !SEGMENT.test(headerPart) || !SEGMENT.test(payloadPart) || !SEGMENT.test(signaturePart)) {
     throw new errors.JWSInvalid('Invalid Compact JWS');
   }
-  let header: unknown;
-  try {
-    header = parseSegment(headerPart);
-  } catch {
-    throw new errors.JWSInvalid('the protected header is not base64url-encoded UTF-8 JSON');
-  }
-  if (!isObject(header)) throw new errors.JWSInvalid('the protected header must be a JSON object');
+  const header = objectOf(headerPart, () => new errors.JWSInvalid('the protected header must be base64url-encoded UTF-8 JSON of an object'));
   // RFC 7515 §4.1.11: an extension the verifier does not understand must be refused. Sigil
   // understands none (b64 with it, RFC 7797, included).
   if (header.crit !== undefined || header.b64 !== undefined) throw new errors.JOSENotSupported('JWS extensions (crit, b64) are not supported');
@@ -92,13 +96,7 @@ export async function verifyAccessToken(
   if (!key || key.alg !== alg) throw new errors.JWKSNoMatchingKey();
   if (!(await checkSignature(key, `${headerPart}.${payloadPart}`, signaturePart))) throw new errors.JWSSignatureVerificationFailed();
 
-  let claims: unknown;
-  try {
-    claims = parseSegment(payloadPart);
-  } catch {
-    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
-  }
-  if (!isObject(claims)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
+  const claims = objectOf(payloadPart, () => new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object'));
   if (typeof typ !== 'string' || normalizeTyp(typ) !== normalizeTyp(checks.typ)) {
     throw new errors.JWTClaimValidationFailed('unexpected "typ" JWT header value', claims, 'typ', 'check_failed');
   }
