@@ -1,10 +1,10 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import underPressure from '@fastify/under-pressure';
 import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Config } from '../config.js';
 import { OAuthError } from '../oauth/errors.js';
+import { watchEventLoopPressure } from './event-loop-pressure.js';
 
 // Browsers may call these cross-origin when CORS is configured; introspection and revocation are
 // for servers and stay same-origin.
@@ -65,23 +65,16 @@ export interface HttpProtectionOptions {
 export async function httpProtection(app: FastifyInstance, config: Config, { publicDocuments }: HttpProtectionOptions) {
   const headers = securityHeaders();
   const documents = new Set(publicDocuments);
-  // One synchronous hook for every answer, errors and 404s included (a hook costs each request).
+  // Sheds load with 503 before the event loop stalls, so healthy requests keep their latency.
+  const pressure = config.maxEventLoopDelayMs > 0 ? watchEventLoopPressure({ maxDelayMs: config.maxEventLoopDelayMs }) : undefined;
+  if (pressure) app.addHook('onClose', () => pressure.stop());
+  // One synchronous hook for every request, errors and 404s included: each hook costs every request.
   app.addHook('onRequest', (req, reply, done) => {
     if (documents.has(req.url)) reply.header('x-content-type-options', 'nosniff');
     else reply.headers(headers).header('x-request-id', req.id);
-    done();
+    if (pressure?.overloaded) done(new OAuthError('temporarily_unavailable', 'the server is overloaded: retry shortly', { retryAfter: 1 }));
+    else done();
   });
-
-  // Sheds load with 503 before the event loop stalls, so healthy requests keep their latency.
-  if (config.maxEventLoopDelayMs > 0) {
-    await app.register(underPressure, {
-      maxEventLoopDelay: config.maxEventLoopDelayMs,
-      retryAfter: 1,
-      pressureHandler: () => {
-        throw new OAuthError('temporarily_unavailable', 'the server is overloaded: retry shortly', { retryAfter: 1 });
-      },
-    });
-  }
 
   if (config.rateLimitPerMinute > 0) {
     await app.register(rateLimit, {

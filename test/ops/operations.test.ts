@@ -190,5 +190,28 @@ t.test('an event loop stalled past the limit sheds load with 503', async (t) => 
   const res = await app.inject({ url: '/.well-known/oauth-authorization-server' });
   t.equal(res.statusCode, 503);
   t.equal(res.json().error, 'temporarily_unavailable');
-  t.ok(res.headers['retry-after']);
+  t.equal(res.headers['retry-after'], '1');
+  const token = await app.inject({ method: 'POST', url: '/token', headers: { 'content-type': FORM }, payload: form({ grant_type: 'client_credentials' }) });
+  t.equal(token.statusCode, 503, 'every route is shed, the OAuth endpoints included');
+  t.equal(token.headers['cache-control'], 'no-store', 'with the API headers of a normal answer');
+
+  // The next sample sees an idle loop, and requests are served again.
+  const recovered = Date.now() + 5000;
+  let after = await app.inject({ url: '/.well-known/oauth-authorization-server' });
+  while (after.statusCode === 503 && Date.now() < recovered) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = await app.inject({ url: '/.well-known/oauth-authorization-server' });
+  }
+  t.equal(after.statusCode, 200, 'served again once the loop keeps up');
+});
+
+t.test('load shedding off (0) never sheds', async (t) => {
+  const { app } = await buildTestApp(t, { env: { SIGIL_MAX_EVENT_LOOP_DELAY_MS: '0' } });
+  await app.ready();
+  const until = Date.now() + 1200;
+  while (Date.now() < until) {
+    // a stalled event loop, on purpose
+  }
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal((await app.inject({ url: '/.well-known/oauth-authorization-server' })).statusCode, 200);
 });
