@@ -12,7 +12,7 @@ import { createAudit } from './ops/audit.js';
 import { httpProtection } from './ops/http-protection.js';
 import { countRequests, createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
 import { openApi } from './ops/openapi.js';
-import { requestId, requestLog } from './ops/request-log.js';
+import { createRequestIds, requestLog } from './ops/request-log.js';
 import { type ClientCache, createClientCache } from './clients/client-cache.js';
 import { createClientRepository } from './clients/client-repository.js';
 import { createScopeCatalog } from './clients/scope-catalog.js';
@@ -61,7 +61,7 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: BODY_LIMIT_BYTES,
     // A hop count is valid at run time (proxy-addr) though the type omits it.
     trustProxy: config.trustProxy as boolean | string | string[],
-    genReqId: requestId,
+    genReqId: createRequestIds(),
     // requestLog writes the one line per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },

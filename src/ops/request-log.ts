@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 // What a request's log line should say once a route knows it (no `declare module`, no decoration).
@@ -11,10 +11,19 @@ export function annotate(req: FastifyRequest, fields: Record<string, string>): v
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 
-/** An incoming X-Request-Id when it is a sane token (it goes into logs), else a fresh UUID. */
-export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
-  const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+/**
+ * Request ids: an incoming X-Request-Id when it is a sane token (it goes into logs), else a fresh
+ * one made of this app's random prefix and a counter: unique across instances and restarts (72
+ * random bits), and much cheaper than a UUID per request (randomUUID refills its entropy cache
+ * every 128 calls: about 2% of the CPU of the cheapest answer, the JWKS).
+ */
+export function createRequestIds(): (req: { headers: Record<string, string | string[] | undefined> }) => string {
+  const prefix = randomBytes(9).toString('base64url');
+  let issued = 0;
+  return (req) => {
+    const incoming = req.headers['x-request-id'];
+    return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `${prefix}-${(++issued).toString(36)}`;
+  };
 }
 
 /**

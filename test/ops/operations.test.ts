@@ -62,11 +62,20 @@ t.test('one log line per request, with request id, client and grant; audit event
   const res = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret), 'x-request-id': 'req-42' });
   t.equal(res.headers['x-request-id'], 'req-42', 'an incoming X-Request-Id is kept and echoed');
   const forged = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret), 'x-request-id': 'bad id\twith junk' });
-  t.match(forged.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'an unsafe one is replaced');
+  const fresh = /^([\w-]{12})-([0-9a-z]+)$/;
+  t.match(forged.headers['x-request-id'], fresh, 'an unsafe one is replaced');
+  const next = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) });
+  const [, prefix, n] = fresh.exec(String(forged.headers['x-request-id'])) ?? [];
+  t.not(next.headers['x-request-id'], forged.headers['x-request-id'], 'each request gets an id of its own');
+  t.ok(String(next.headers['x-request-id']).startsWith(`${prefix}-`), 'the same app prefix, a higher count');
+  t.ok(parseInt(String(next.headers['x-request-id']).slice(13), 36) > parseInt(n ?? '', 36));
+  const other = await buildTestApp(t);
+  const [, otherPrefix] = fresh.exec(String((await other.app.inject({ url: '/healthz' })).headers['x-request-id'])) ?? [];
+  t.ok(otherPrefix && otherPrefix !== prefix, 'another instance has another prefix');
   await token({ grant_type: 'password', username: 'noah', password: 'nope', client_id: c.clientId, client_secret: c.secret });
 
   const requests = lines.filter((l) => l.msg === 'request');
-  t.equal(requests.length, 3, 'exactly one line per request');
+  t.equal(requests.length, 4, 'exactly one line per request');
   t.match(requests[0], { req_id: 'req-42', method: 'POST', path: '/token', status: 200, client_id: c.clientId, grant: 'client_credentials' });
   t.type(requests[0]?.ms, 'number');
   const failed = lines.find((l) => l.msg === 'login_failed');
@@ -136,7 +145,7 @@ t.test('security headers on API answers, nosniff alone on the public documents, 
   t.equal(res.headers['referrer-policy'], 'no-referrer');
   t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
   t.match(res.headers['strict-transport-security'], /^max-age=\d+/);
-  t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  t.match(res.headers['x-request-id'], /^[\w-]{12}-[0-9a-z]+$/);
   t.notOk(res.headers['x-xss-protection'], 'no headers for rendered documents');
   const error = await app.inject({ method: 'POST', url: '/token', payload: 'grant_type=client_credentials', headers: { 'content-type': FORM } });
   t.equal(error.statusCode, 401);
