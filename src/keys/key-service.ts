@@ -82,7 +82,12 @@ const silent: KeyLog = { info() {}, warn() {}, error() {} };
  * keys by the clock at the stored activation instant, and reloads the set on NOTIFY (PostgreSQL)
  * and every reload interval (the safety net, and the only path for CLI changes on PGlite).
  */
-export function createKeyService({ db, config, encryptionKeys, now = () => new Date() }: KeyServiceDeps): ManagedKeyService {
+const defaultNow = () => new Date();
+
+export function createKeyService({ db, config, encryptionKeys, now = defaultNow }: KeyServiceDeps): ManagedKeyService {
+  // The JWKS is the most requested answer: without an injected clock, read the time without
+  // making a Date (bench: about 1% of its CPU).
+  const nowMs = now === defaultNow ? Date.now : () => now().getTime();
   const policy = config.keys;
   const rotation = createKeyRotation({ db, keys: policy, encryptionKeys, now });
   const repo = createKeyRepository(db);
@@ -202,7 +207,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
     logEvents(await rotation.rotateIfDue());
     fingerprint = undefined;
     await doReload(true);
-    if (!set.at(now()).signingKey) throw new Error('no signing key is active after start-up');
+    if (!set.at(nowMs()).signingKey) throw new Error('no signing key is active after start-up');
   }
 
   function sign(claims: Record<string, unknown>, ttlSeconds: number): Promise<string> {
@@ -212,7 +217,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
       );
     }
     const t = now();
-    const key = set.at(t).signingKey;
+    const key = set.at(t.getTime()).signingKey;
     if (!key) throw new Error('no signing key is active (the key service is not loaded, or every key was revoked)');
     if (!key.signer) {
       throw new KeyEncryptionKeyError(`signing key ${key.kid} cannot be decrypted by this instance's key-encryption key`);
@@ -223,7 +228,7 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
 
   function verify(token: string): Promise<Record<string, unknown>> {
     const t = now();
-    const { published } = set.at(t);
+    const { published } = set.at(t.getTime());
     return verifyAccessToken(token, (kid) => published.get(kid)?.verificationKey, {
       issuer: config.issuer,
       typ: 'at+jwt',
@@ -241,11 +246,11 @@ export function createKeyService({ db, config, encryptionKeys, now = () => new D
       }
     },
     verify,
-    jwks: (): Jwks => set.at(now()).jwks,
+    jwks: (): Jwks => set.at(nowMs()).jwks,
     maxAgeSeconds: policy.jwksMaxAgeSeconds,
     maxTokenTtlSeconds,
     signingKey: () => {
-      const key = set.at(now()).signingKey;
+      const key = set.at(nowMs()).signingKey;
       return key && { kid: key.kid, activatesAt: key.activatesAt };
     },
     rotation: {

@@ -33,7 +33,7 @@ export interface KeySet {
   replace(keys: LoadedKey[]): void;
   keys(): readonly LoadedKey[];
   /** Cheap on the request path: recomputed only when the keys change or a stored instant passes. */
-  at(t: Date): KeySetView;
+  at(ms: number): KeySetView;
 }
 
 const boundaries = (k: KeySchedule) =>
@@ -80,9 +80,8 @@ export function createKeySet(): KeySet {
       view = undefined;
     },
     keys: () => all,
-    at(t) {
-      const ms = t.getTime();
-      if (!view || ms < view.validFrom || ms >= view.validUntil) view = compute(t);
+    at(ms) {
+      if (!view || ms < view.validFrom || ms >= view.validUntil) view = compute(new Date(ms));
       return view;
     },
   };

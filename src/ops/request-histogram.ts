@@ -52,13 +52,15 @@ export function createRequestHistogram(o: { name: string; help: string; buckets:
 
   return {
     forRoute(route) {
-      const byMethodAndStatus = new Map<string, Series>();
+      // By method, then status: no key string to build per observation.
+      const byMethod = new Map<string, Map<number, Series>>();
       return (method, status, seconds) => {
-        const key = `${method} ${status}`;
-        let s = byMethodAndStatus.get(key);
+        let byStatus = byMethod.get(method);
+        if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+        let s = byStatus.get(status);
         if (!s) {
           s = { labels: { route, method, status: String(status) }, counts: new Array(buckets.length + 1).fill(0), sum: 0, count: 0 };
-          byMethodAndStatus.set(key, s);
+          byStatus.set(status, s);
           all.push(s);
         }
         let i = 0;
