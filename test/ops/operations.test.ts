@@ -187,15 +187,19 @@ t.test('security headers on API answers, nosniff alone on the public documents, 
   t.notOk(introspect.headers['access-control-allow-origin'], 'not on introspection');
 });
 
+/** Blocks the event loop on purpose, then lets the overdue sampling timer see the stall. */
+async function stallEventLoop(ms: number) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // busy on purpose
+  }
+  await new Promise((r) => setTimeout(r, 20));
+}
+
 t.test('an event loop stalled past the limit sheds load with 503', async (t) => {
   const { app } = await buildTestApp(t, { env: { SIGIL_MAX_EVENT_LOOP_DELAY_MS: '50' } });
   await app.ready();
-  const until = Date.now() + 1500;
-  while (Date.now() < until) {
-    // a stalled event loop, on purpose
-  }
-  // Let the overdue sampling timer see the stall, then ask.
-  await new Promise((r) => setTimeout(r, 20));
+  await stallEventLoop(1500);
   const res = await app.inject({ url: '/.well-known/oauth-authorization-server' });
   t.equal(res.statusCode, 503);
   t.equal(res.json().error, 'temporarily_unavailable');
@@ -217,10 +221,6 @@ t.test('an event loop stalled past the limit sheds load with 503', async (t) => 
 t.test('load shedding off (0) never sheds', async (t) => {
   const { app } = await buildTestApp(t, { env: { SIGIL_MAX_EVENT_LOOP_DELAY_MS: '0' } });
   await app.ready();
-  const until = Date.now() + 1200;
-  while (Date.now() < until) {
-    // a stalled event loop, on purpose
-  }
-  await new Promise((r) => setTimeout(r, 20));
+  await stallEventLoop(1500);
   t.equal((await app.inject({ url: '/.well-known/oauth-authorization-server' })).statusCode, 200);
 });
