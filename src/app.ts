@@ -28,6 +28,7 @@ import { revokeRoute } from './oauth/revoke-route.js';
 import { createAccessTokenIssuer } from './tokens/access-token.js';
 import { createAccessTokenRevocations } from './tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from './tokens/refresh-tokens.js';
+import { createLoginLookup } from './users/login-lookup.js';
 import { createLoginThrottle } from './users/login-throttle.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createUserRepository } from './users/user-repository.js';
@@ -95,6 +96,7 @@ export async function buildApp(deps: AppDeps) {
   const grants = createGrantRegistry([
     clientCredentialsGrant({ tokens, policy }),
     passwordGrant({
+      lookup: createLoginLookup(db, now),
       users: createUserRepository(db),
       hasher: hasher ?? createPasswordHasher(config.argon2),
       throttle: createLoginThrottle(db, config.login, now),

@@ -20,10 +20,8 @@ export interface LoginState {
 }
 
 export interface LoginThrottle {
-  /** Checked before any password hashing. */
-  check(username: string, address: string): Promise<LoginState>;
   recordFailure(username: string, address: string): Promise<void>;
-  /** Clears the failures (call it only when check said there were some: it is a write). */
+  /** Clears the failures (call it only when the login's lookup found some: it is a write). */
   recordSuccess(username: string, address: string): Promise<void>;
   /** Deletes rows whose failures are forgotten and whose lock-out is over. */
   purge(q: Queryable): Promise<number>;
@@ -40,6 +38,15 @@ const normal = (username: string) => username.normalize('NFC').toLowerCase();
 const userKey = (username: string) => `u:${normal(username)}`;
 const pairKey = (username: string, address: string) => `a:${address}|${normal(username)}`;
 
+/** The rows that can lock a login out: the username's, and the (username, address) pair's. */
+export const attemptKeys = (username: string, address: string): string[] => [userKey(username), pairKey(username, address)];
+
+/** The login state from those rows: the latest lock-out among them, and whether any exist. */
+export function loginState(rows: { latestLock: Date | null; count: number }, now: Date): LoginState {
+  const until = rows.latestLock ? new Date(rows.latestLock).getTime() : 0;
+  return { waitSeconds: until > now.getTime() ? Math.ceil((until - now.getTime()) / 1000) : 0, hasFailures: rows.count > 0 };
+}
+
 /**
  * Brute-force protection for the password grant, kept in the database so every instance shares it.
  *
@@ -53,15 +60,6 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
     failures < threshold ? 0 : Math.min(s.maxLockoutSeconds, s.baseLockoutSeconds * 2 ** Math.min(30, failures - threshold));
 
   return {
-    async check(username, address) {
-      const t = now();
-      const r = await db.query<{ locked_until: Date | null }>('select locked_until from login_attempts where key = any($1::text[])', [
-        [userKey(username), pairKey(username, address)],
-      ]);
-      const until = Math.max(0, ...r.rows.map((row) => (row.locked_until ? new Date(row.locked_until).getTime() : 0)));
-      return { waitSeconds: until > t.getTime() ? Math.ceil((until - t.getTime()) / 1000) : 0, hasFailures: r.rows.length > 0 };
-    },
-
     async recordFailure(username, address) {
       const t = now();
       const forgetBefore = new Date(t.getTime() - s.failureWindowSeconds * 1000);
@@ -89,7 +87,7 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
     },
 
     async recordSuccess(username, address) {
-      await db.query('delete from login_attempts where key = any($1::text[])', [[userKey(username), pairKey(username, address)]]);
+      await db.query('delete from login_attempts where key = any($1::text[])', [attemptKeys(username, address)]);
     },
 
     async purge(q) {

@@ -10,7 +10,7 @@ export interface User {
   updatedAt: Date;
 }
 
-interface UserRow {
+export interface UserRow {
   id: string;
   username: string;
   password_hash: string;
@@ -20,9 +20,11 @@ interface UserRow {
 }
 
 const COLUMNS = 'id, username, password_hash, disabled, created_at, updated_at';
+/** The same columns from a table aliased `u`, for statements that join users (login-lookup.ts). */
+export const USER_COLUMNS_OF_U = COLUMNS.split(', ').map((c) => `u.${c}`).join(', ');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const toUser = (r: UserRow): User => ({
+export const toUser = (r: UserRow): User => ({
   id: r.id,
   username: r.username,
   passwordHash: r.password_hash,

@@ -3,6 +3,7 @@ import t from 'tap';
 import type { Database } from '../../src/db/database.js';
 import { createAccessTokenRevocations } from '../../src/tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { createLoginLookup } from '../../src/users/login-lookup.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 // The batched statements join several tables for many requests at once. A plan that starts from
@@ -85,4 +86,19 @@ t.test('a batch of introspection lookups touches a bounded number of pages per t
   t.ok(statuses.every((s) => !s.revoked && s.clientEnabled && s.username === 'ann'));
   const perToken = pagesTouched(found.plan ?? '') / BATCH;
   t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
+});
+
+t.test("a login's lookup (lock-out state and user in one statement) touches a bounded number of pages", async (t) => {
+  const { db } = await createTestDatabase(t);
+  await seed(db);
+  for (let i = 0; i < FAMILIES; i++) {
+    await db.query(`insert into users (username, password_hash) values ($1, (select password_hash from users where username = 'ann'))`, [`user-${i}`]);
+    await db.query(`insert into login_attempts (key, failures, last_failure_at) values ($1, 1, now())`, [`u:user-${i}`]);
+  }
+  const { db: spied, found } = explaining(db, /from login_attempts where key = any/);
+  const state = await createLoginLookup(spied).find('USER-150', '10.0.0.1');
+  t.match(state, { waitSeconds: 0, hasFailures: true, user: { username: 'user-150' } });
+  const pages = pagesTouched(found.plan ?? '');
+  t.ok(pages <= MAX_PAGES_PER_REQUEST, `${pages} pages (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
+  t.notMatch(found.plan ?? '', /Seq Scan on (users|login_attempts)/, 'index lookups only');
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Audit } from '../../ops/audit.js';
 import type { AccessTokenIssuer } from '../../tokens/access-token.js';
+import type { LoginLookup } from '../../users/login-lookup.js';
 import type { LoginThrottle } from '../../users/login-throttle.js';
 import type { PasswordHasher } from '../../users/passwords.js';
 import type { UserRepository } from '../../users/user-repository.js';
@@ -19,7 +20,10 @@ const Params = z.object({
 });
 
 export interface PasswordGrantDeps {
-  users: UserRepository;
+  /** The lock-out state and the user, in one round trip. */
+  lookup: LoginLookup;
+  /** For storing a fresh hash when the parameters changed. */
+  users: Pick<UserRepository, 'setPasswordHash'>;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   tokens: AccessTokenIssuer;
@@ -43,8 +47,9 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
     params: Params,
     async handle(client, params, req) {
       const { username, password } = params;
-      // Checked before anything else, so a locked attempt costs no argon2 work.
-      const { waitSeconds: wait, hasFailures } = await deps.throttle.check(username, req.ip);
+      // Checked before anything else, so a locked attempt costs no argon2 work. The user comes in
+      // the same statement, though it is needed only after the scope checks below.
+      const { waitSeconds: wait, hasFailures, user } = await deps.lookup.find(username, req.ip);
       if (wait > 0) {
         deps.audit?.({ event: 'login_locked', username, client_id: client.clientId, address: req.ip, retry_after: wait });
         throw new OAuthError('invalid_grant', `too many failed logins: try again in ${wait} seconds`, {
@@ -56,7 +61,6 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       const scopes = grantScope(params.scope, client.scopes);
       const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
 
-      const user = await deps.users.findByUsername(username);
       const verdict = user ? await deps.hasher.verify(user.passwordHash, password) : undefined;
       if (!user) await deps.hasher.verifyDummy(password);
       if (!user || !verdict?.ok || user.disabled) {
