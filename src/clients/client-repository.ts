@@ -76,7 +76,7 @@ export function createClientRepository(db: Queryable): ClientRepository {
         );
         return toClient(r.rows[0] as ClientRow);
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`a client with id "${c.clientId}" already exists`);
+        if (isUniqueViolation(err)) throw new ConflictError('a client with this id already exists');
         throw err;
       }
     },

@@ -18,7 +18,7 @@ export const NewClientSchema = z.object({
     .optional(),
   name: z.string().trim().min(1, 'must not be empty').max(255),
   grantTypes: z
-    .array(z.enum(GRANT_TYPES, { error: (i) => `unknown grant type "${String(i.input)}" (known: ${GRANT_TYPES.join(', ')})` }))
+    .array(z.enum(GRANT_TYPES, { error: `unknown grant type (known: ${GRANT_TYPES.join(', ')})` }))
     .min(1, 'at least one grant type is needed')
     .transform(unique),
   scopes: z.array(z.string().regex(SCOPE_TOKEN, 'is not a valid scope token')).default([]).transform(unique),
@@ -71,7 +71,7 @@ export function createClientService(clients: ClientRepository): ClientService {
       const clientSecret = generateClientSecret();
       const previousExpiresAt = new Date(now.getTime() + graceHours * 3_600_000);
       const client = await clients.rotateSecret(clientId, hashClientSecret(clientSecret), previousExpiresAt);
-      if (!client) throw new NotFoundError(`no client with id "${clientId}"`);
+      if (!client) throw new NotFoundError('no client has this id');
       return { client, clientSecret };
     },
   };

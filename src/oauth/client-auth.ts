@@ -40,7 +40,7 @@ export function parseBasicAuthorization(header: string | undefined): { clientId:
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   if (decoded.includes('\uFFFD')) throw failed('malformed Basic credentials: not UTF-8');
   const colon = decoded.indexOf(':');
-  if (colon < 0) throw failed('malformed Basic credentials: no ":" between client_id and secret');
+  if (colon < 0) throw failed('malformed Basic credentials: no colon between client_id and secret');
   const clientId = formDecode(decoded.slice(0, colon));
   const clientSecret = formDecode(decoded.slice(colon + 1));
   if (!clientId || !clientSecret) throw failed('malformed Basic credentials: empty client_id or secret');

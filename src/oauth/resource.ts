@@ -14,7 +14,7 @@ export function resolveAudience(resources: string[], client: Client, serverDefau
       throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
     }
     if (!allowed.has(resource)) {
-      throw new OAuthError('invalid_target', `this client may not ask for tokens for ${resource}`);
+      throw new OAuthError('invalid_target', 'this client may not ask for tokens for the requested resource');
     }
   }
   const unique = [...new Set(resources)];

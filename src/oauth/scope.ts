@@ -19,7 +19,7 @@ export function grantScope(requested: string | undefined, allowed: readonly stri
   const scopes = parseScope(requested);
   const refused = scopes.filter((s) => !allowed.includes(s));
   if (refused.length > 0) {
-    throw new OAuthError('invalid_scope', `scope not allowed for this client: ${refused.join(' ')}`);
+    throw new OAuthError('invalid_scope', 'a requested scope is not allowed for this client');
   }
   return scopes;
 }

@@ -31,9 +31,9 @@ export async function tokenRoute(app: FastifyInstance, { authenticateClient, gra
     const client = await authenticateClient(req, params);
     annotate(req, { client_id: client.clientId, ...(grantType !== undefined && { grant: grantType }) });
     if (grantType === undefined) throw new OAuthError('invalid_request', 'the grant_type parameter is missing');
-    if (!grant) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    if (!grant) throw new OAuthError('unsupported_grant_type', 'this grant_type is not supported');
     if (grant.requires && !client.grantTypes.includes(grant.requires)) {
-      throw new OAuthError('unauthorized_client', `this client may not use the ${grantType} grant`);
+      throw new OAuthError('unauthorized_client', `this client may not use the ${grant.type} grant`);
     }
     const response = await grant.handle(client, parseGrantParams(grant, params), req);
     audit?.({ event: 'token_issued', grant: grant.type, client_id: client.clientId });

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Config } from '../config.js';
-import { OAuthError } from '../oauth/errors.js';
+import { HttpError } from '../http/http-error.js';
 import { watchEventLoopPressure } from './event-loop-pressure.js';
 
 // Browsers may call these cross-origin when CORS is configured; introspection and revocation are
@@ -72,7 +72,7 @@ export async function httpProtection(app: FastifyInstance, config: Config, { pub
   app.addHook('onRequest', (req, reply, done) => {
     if (documents.has(req.url)) reply.header('x-content-type-options', 'nosniff');
     else reply.headers(headers).header('x-request-id', req.id);
-    if (pressure?.overloaded) done(new OAuthError('temporarily_unavailable', 'the server is overloaded: retry shortly', { retryAfter: 1 }));
+    if (pressure?.overloaded) done(new HttpError('overloaded', 'the server is overloaded: retry shortly', { retryAfter: 1 }));
     else done();
   });
 
@@ -86,8 +86,7 @@ export async function httpProtection(app: FastifyInstance, config: Config, { pub
       // request.ip honours SIGIL_TRUST_PROXY (Fastify's trustProxy), and ignores X-Forwarded-For otherwise.
       keyGenerator: (req) => req.ip,
       errorResponseBuilder: (_req, context) =>
-        new OAuthError('invalid_request', `too many requests from this address: retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
-          status: 429,
+        new HttpError('rate_limited', `too many requests from this address: retry in ${Math.ceil(context.ttl / 1000)} seconds`, {
           retryAfter: context.ttl / 1000,
         }),
     });

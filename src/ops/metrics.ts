@@ -1,7 +1,8 @@
 import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Database } from '../db/database.js';
-import { OAuthError } from '../oauth/errors.js';
+import { authChallenge } from '../http/error-text.js';
+import { HttpError } from '../http/http-error.js';
 import { createRequestHistogram } from './request-histogram.js';
 
 export interface Metrics {
@@ -104,8 +105,8 @@ export interface MetricsRouteOptions {
 export async function metricsRoute(app: FastifyInstance, { metrics, token }: MetricsRouteOptions) {
   app.get('/metrics', async (req, reply) => {
     if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
-      reply.header('www-authenticate', 'Bearer realm="sigil-metrics"');
-      throw new OAuthError('invalid_client', 'the metrics endpoint needs its bearer token', { status: 401 });
+      reply.header('www-authenticate', authChallenge('Bearer', { realm: 'sigil-metrics' }));
+      throw new HttpError('unauthorized', 'the metrics endpoint needs its bearer token');
     }
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -58,7 +58,7 @@ export function createUserRepository(db: Queryable): UserRepository {
         );
         return toUser(r.rows[0] as UserRow);
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(`a user named "${username}" already exists`);
+        if (isUniqueViolation(err)) throw new ConflictError('a user with this username already exists');
         throw err;
       }
     },

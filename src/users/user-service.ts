@@ -25,7 +25,7 @@ export function createUserService(users: UserRepository, hasher: PasswordHasher)
     },
     async setPassword(username, password) {
       const user = await users.findByUsername(username);
-      if (!user) throw new NotFoundError(`no user named "${username}"`);
+      if (!user) throw new NotFoundError('no user has this username');
       await users.setPasswordHash(user.id, await hasher.hash(password));
       return user;
     },

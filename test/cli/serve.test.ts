@@ -51,7 +51,7 @@ t.test('404 and unknown methods answer with an OAuth-style JSON error', async (t
   const server = await startServerProcess(t, env);
   const res = await fetch(`${server.url}/nope?x=1`);
   t.equal(res.status, 404);
-  t.same(await res.json(), { error: 'invalid_request', error_description: 'no route for GET /nope' });
+  t.same(await res.json(), { error: 'invalid_request', error_description: 'there is no GET endpoint at this path' });
   t.equal(await server.stop(), 0);
 });
 

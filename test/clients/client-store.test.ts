@@ -37,7 +37,7 @@ t.test('clients: input rules, in code and in SQL', async (t) => {
   await t.rejects(service.create({ clientId: 'svc+/:%=ü', name: 'again', grantTypes: ['password'] }), ConflictError);
   await t.rejects(service.create({ name: 'x', grantTypes: ['implicit' as 'password'] }), {
     name: 'InvalidInputError',
-    message: /unknown grant type "implicit"/,
+    message: /unknown grant type \(known: /,
   });
   await t.rejects(service.create({ name: ' ', grantTypes: ['password'] }), InvalidInputError);
   await t.rejects(service.create({ name: 'x', grantTypes: [] }), InvalidInputError);

@@ -62,7 +62,7 @@ t.test('client_secret_post, scopes, resources, per-client lifetime', async (t) =
     [{ scope: 'a d' }, 'invalid_scope', /not allowed for this client: d/],
     [{ scope: 'a  b' }, 'invalid_scope', /malformed/],
     [{ scope: 'a"b' }, 'invalid_scope', /malformed/],
-    [{ resource: 'https://evil.example.com' }, 'invalid_target', /may not ask for tokens for/],
+    [{ resource: 'https://evil.example.com' }, 'invalid_target', /may not ask for tokens for the requested resource/],
     [{ resource: 'not-a-uri' }, 'invalid_target', /absolute URI/],
     [{ resource: 'https://api.example.com#frag' }, 'invalid_target', /fragment/],
   ];

@@ -24,7 +24,9 @@ export function parseGrantParams<P>(grant: Grant<P>, params: FormParams): P {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const name = issue?.path[0];
-  const what = issue?.code === 'invalid_type' && issue.input === undefined ? 'is missing' : (issue?.message ?? 'is invalid');
+  // Only the messages the schemas set themselves (too_big) are used: zod's own may quote the input.
+  const what =
+    issue?.code === 'invalid_type' && issue.input === undefined ? 'is missing' : issue?.code === 'too_big' ? issue.message : 'is invalid';
   throw new OAuthError('invalid_request', name === undefined ? what : `the ${String(name)} parameter ${what}`);
 }
 
