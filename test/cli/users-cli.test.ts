@@ -14,7 +14,7 @@ t.test('users: create from stdin, list, set-password, disable, delete; failures'
 
   const dup = await runCli(['users', 'create', '--username', 'ALICE', '--password-stdin'], { env, input: 'x' });
   t.equal(dup.code, 1);
-  t.match(dup.stderr, /^sigil: a user named "ALICE" already exists\n$/);
+  t.match(dup.stderr, /^sigil: a user with this username already exists\n$/);
 
   const empty = await runCli(['users', 'create', '--username', 'bob', '--password-stdin'], { env, input: '\n' });
   t.equal(empty.code, 1);

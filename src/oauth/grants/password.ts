@@ -61,8 +61,10 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       const scopes = grantScope(params.scope, client.scopes);
       const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
 
-      const verdict = user ? await deps.hasher.verify(user.passwordHash, password) : undefined;
-      if (!user) await deps.hasher.verifyDummy(password);
+      // A user without a password costs the same argon2 work as an unknown one, and fails alike.
+      const hash = user?.passwordHash ?? null;
+      const verdict = hash !== null ? await deps.hasher.verify(hash, password) : undefined;
+      if (hash === null) await deps.hasher.verifyDummy(password);
       if (!user || !verdict?.ok || user.disabled) {
         await deps.throttle.recordFailure(username, req.ip);
         deps.audit?.({ event: 'login_failed', username, client_id: client.clientId, address: req.ip });
