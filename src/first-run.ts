@@ -3,7 +3,6 @@ import { createClientRepository } from './clients/client-repository.js';
 import { createClientService } from './clients/client-service.js';
 import type { Database } from './db/database.js';
 import type { PasswordHasher } from './users/passwords.js';
-import { createUserRepository } from './users/user-repository.js';
 import { createUserService } from './users/user-service.js';
 
 export interface DemoCredentials {
@@ -29,7 +28,7 @@ export async function createDemoIfEmpty(db: Database, hasher: PasswordHasher): P
     grantTypes: ['client_credentials', 'password'],
     scopes: ['read', 'write'],
   });
-  const user = await createUserService(createUserRepository(db), hasher).create('demo', password);
+  const user = await createUserService(db, hasher).create({ username: 'demo', password });
   return { clientId: client.clientId, clientSecret, username: user.username, password };
 }
 

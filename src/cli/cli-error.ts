@@ -1,6 +1,6 @@
 import { ConfigError } from '../config.js';
 import { DataDirInUseError } from '../db/embedded.js';
-import { ConflictError, InvalidInputError, NotFoundError } from '../db/errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, PreconditionFailedError } from '../db/errors.js';
 import { MigrationError } from '../db/migrate.js';
 
 /** A failure worded for the operator: printed as one line, exit code 1. */
@@ -8,7 +8,16 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-const EXPECTED = [CliError, ConfigError, ConflictError, InvalidInputError, NotFoundError, MigrationError, DataDirInUseError];
+const EXPECTED = [
+  CliError,
+  ConfigError,
+  ConflictError,
+  InvalidInputError,
+  NotFoundError,
+  PreconditionFailedError,
+  MigrationError,
+  DataDirInUseError,
+];
 
 /** The one line to print for a failed command. Expected failures speak for themselves. */
 export function describeFailure(err: unknown): string {

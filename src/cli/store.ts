@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.js';
 import { openCliDatabase } from '../db/open.js';
 import { createPasswordHasher } from '../users/passwords.js';
 import { createUserRepository } from '../users/user-repository.js';
+import { createRoleService } from '../users/role-service.js';
 import { createUserService } from '../users/user-service.js';
 
 function createStore(db: Database, config: Config) {
@@ -16,7 +17,8 @@ function createStore(db: Database, config: Config) {
     config,
     users,
     clients,
-    userService: createUserService(users, createPasswordHasher(config.argon2)),
+    userService: createUserService(db, createPasswordHasher(config.argon2)),
+    roleService: createRoleService(db),
     clientService: createClientService(clients),
   };
 }

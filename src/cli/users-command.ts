@@ -1,18 +1,51 @@
 import { Command, Option } from 'commander';
-import { NotFoundError } from '../db/errors.js';
-import type { User } from '../users/user-repository.js';
+import type { UserAccount, UserChanges, UserService } from '../users/user-service.js';
+import { CliError } from './cli-error.js';
 import type { CommandContext } from './main.js';
+import { collect, collectWords, edited, jsonOption as json } from './options.js';
 import { createOutput, iso, table } from './output.js';
 import { readNewPassword } from './read-password.js';
 
 /** A user as scripts see them; never the password hash. */
-export function userJson(u: User) {
-  return { id: u.id, username: u.username, disabled: u.disabled, created_at: iso(u.createdAt), updated_at: iso(u.updatedAt) };
+export function userJson(u: UserAccount) {
+  return {
+    id: u.id,
+    username: u.username,
+    roles: u.roles,
+    scopes: u.scopes,
+    disabled: u.disabled,
+    has_password: u.hasPassword,
+    version: u.version,
+    created_at: iso(u.createdAt),
+    updated_at: iso(u.updatedAt),
+  };
 }
 
-const json = () => new Option('--json', 'print JSON for scripts');
+function userText(u: UserAccount): string {
+  return table([
+    ['username:', u.username],
+    ['id:', u.id],
+    ['roles:', u.roles.join(' ') || '(none)'],
+    ['scopes:', u.scopes.join(' ') || '(none)'],
+    ['password:', u.hasPassword ? 'set' : 'none (cannot log in by password)'],
+    ['status:', u.disabled ? 'disabled' : 'enabled'],
+  ]);
+}
+
 const passwordStdin = () =>
   new Option('--password-stdin', 'read the password from stdin (otherwise prompt without echo)');
+
+/** Every user, page by page (the CLI prints them all). */
+async function allUsers(service: UserService, q: { usernamePrefix?: string; role?: string }) {
+  const all: UserAccount[] = [];
+  let after: string | undefined;
+  do {
+    const page = await service.list({ ...q, limit: 200, after });
+    all.push(...page.items);
+    after = page.next ?? undefined;
+  } while (after);
+  return all;
+}
 
 export function usersCommand(ctx: CommandContext): Command {
   const cmd = new Command('users').description('manage users who log in with the password grant');
@@ -22,14 +55,69 @@ export function usersCommand(ctx: CommandContext): Command {
     .description('create a user')
     .requiredOption('--username <name>', 'login name (unique, case-insensitive)')
     .addOption(passwordStdin())
+    .option('--without-password', 'no password: the user cannot log in by password until one is set')
+    .option('--role <name>', 'a role she holds (repeatable)', collect)
+    .option('--scope <scopes>', 'scopes she holds directly, space-separated (repeatable)', collectWords)
+    .option('--disabled', 'create her disabled')
     .addOption(json())
     .action(async (o) => {
-      const password = await readNewPassword(Boolean(o.passwordStdin));
+      if (o.withoutPassword && o.passwordStdin) throw new CliError('--without-password and --password-stdin exclude each other');
+      const password = o.withoutPassword ? null : await readNewPassword(Boolean(o.passwordStdin));
       await ctx.withStore(async ({ userService }) => {
-        const user = await userService.create(o.username, password);
+        const user = await userService.create({
+          username: o.username,
+          password,
+          roles: o.role ?? [],
+          scopes: o.scope ?? [],
+          disabled: Boolean(o.disabled),
+        });
         createOutput(o.json, ctx.write).print(`Created user "${user.username}" (id ${user.id}).`, userJson(user));
       });
     });
+
+  cmd
+    .command('show <username>')
+    .description('show a user, her roles and scopes')
+    .addOption(json())
+    .action((username: string, o) =>
+      ctx.withStore(async ({ userService }) => {
+        const user = await userService.get({ username });
+        createOutput(o.json, ctx.write).print(userText(user), userJson(user));
+      }),
+    );
+
+  cmd
+    .command('update <username>')
+    .description("change a user's roles, direct scopes or status")
+    .option('--roles <names>', 'replace her roles, space-separated ("" for none)')
+    .option('--add-role <name>', 'give her a role (repeatable)', collectWords)
+    .option('--remove-role <name>', 'take a role away (repeatable)', collectWords)
+    .option('--scopes <scopes>', 'replace her direct scopes, space-separated ("" for none)')
+    .option('--add-scope <scopes>', 'give her scopes directly (repeatable)', collectWords)
+    .option('--remove-scope <scopes>', 'take direct scopes away (repeatable)', collectWords)
+    .option('--disable', 'disable her')
+    .option('--enable', 'enable her')
+    .addOption(json())
+    .action((username: string, o) =>
+      ctx.withStore(async ({ userService }) => {
+        if (o.disable && o.enable) throw new CliError('--disable and --enable exclude each other');
+        const words = (s: string) => s.split(/\s+/).filter(Boolean);
+        // Add/remove edits what was read, so the update names that version: a change made
+        // meanwhile (by the admin API, say) is refused rather than overwritten.
+        const current = await userService.get({ username });
+        const changes: UserChanges = {};
+        if (o.roles !== undefined || o.addRole || o.removeRole) {
+          changes.roles = edited(o.roles !== undefined ? words(o.roles) : current.roles, o.addRole, o.removeRole, true);
+        }
+        if (o.scopes !== undefined || o.addScope || o.removeScope) {
+          changes.scopes = edited(o.scopes !== undefined ? words(o.scopes) : current.scopes, o.addScope, o.removeScope);
+        }
+        if (o.disable || o.enable) changes.disabled = Boolean(o.disable);
+        if (Object.keys(changes).length === 0) throw new CliError('nothing to change: see sigil users update --help');
+        const user = await userService.update({ id: current.id }, changes, { expectedVersion: current.version });
+        createOutput(o.json, ctx.write).print(`User "${user.username}" updated.\n${userText(user)}`, userJson(user));
+      }),
+    );
 
   cmd
     .command('set-password <username>')
@@ -39,7 +127,7 @@ export function usersCommand(ctx: CommandContext): Command {
     .action(async (username: string, o) => {
       const password = await readNewPassword(Boolean(o.passwordStdin));
       await ctx.withStore(async ({ userService }) => {
-        const user = await userService.setPassword(username, password);
+        const user = await userService.setPassword({ username }, password);
         createOutput(o.json, ctx.write).print(`Password of "${user.username}" changed.`, userJson(user));
       });
     });
@@ -47,13 +135,21 @@ export function usersCommand(ctx: CommandContext): Command {
   cmd
     .command('list')
     .description('list users')
+    .option('--prefix <text>', 'only usernames starting with this (case-insensitive)')
+    .option('--role <name>', 'only holders of this role')
     .addOption(json())
     .action((o) =>
-      ctx.withStore(async ({ users }) => {
-        const all = await users.list();
-        const rows = all.map((u) => [u.username, u.id, u.disabled ? 'disabled' : 'enabled', iso(u.createdAt) ?? '']);
+      ctx.withStore(async ({ userService }) => {
+        const all = await allUsers(userService, { usernamePrefix: o.prefix, role: o.role });
+        const rows = all.map((u) => [
+          u.username,
+          u.id,
+          u.disabled ? 'disabled' : 'enabled',
+          u.roles.join(' ') || '-',
+          iso(u.createdAt) ?? '',
+        ]);
         createOutput(o.json, ctx.write).print(
-          all.length ? table([['USERNAME', 'ID', 'STATUS', 'CREATED'], ...rows]) : 'No users yet.',
+          all.length ? table([['USERNAME', 'ID', 'STATUS', 'ROLES', 'CREATED'], ...rows]) : 'No users yet.',
           all.map(userJson),
         );
       }),
@@ -68,9 +164,8 @@ export function usersCommand(ctx: CommandContext): Command {
       .description(`${name} a user`)
       .addOption(json())
       .action((username: string, o) =>
-        ctx.withStore(async ({ users }) => {
-          const user = await users.setDisabled(username, disabled);
-          if (!user) throw new NotFoundError(`no user named "${username}"`);
+        ctx.withStore(async ({ userService }) => {
+          const user = await userService.update({ username }, { disabled });
           createOutput(o.json, ctx.write).print(`User "${user.username}" ${name}d.`, userJson(user));
         }),
       );
@@ -81,9 +176,9 @@ export function usersCommand(ctx: CommandContext): Command {
     .description('delete a user')
     .addOption(json())
     .action((username: string, o) =>
-      ctx.withStore(async ({ users }) => {
-        if (!(await users.delete(username))) throw new NotFoundError(`no user named "${username}"`);
-        createOutput(o.json, ctx.write).print(`User "${username}" deleted.`, { username, deleted: true });
+      ctx.withStore(async ({ userService }) => {
+        const user = await userService.delete({ username });
+        createOutput(o.json, ctx.write).print(`User "${user.username}" deleted.`, { username: user.username, deleted: true });
       }),
     );
 

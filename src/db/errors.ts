@@ -12,9 +12,23 @@ const code = (err: unknown) => (err as { code?: unknown } | null)?.code;
 
 export const isUniqueViolation = (err: unknown) => code(err) === '23505';
 
-/** Input that the store's rules refuse (an empty name, an unknown grant type). */
+/**
+ * Input that the store's rules refuse (an empty name, an unknown grant type). `field` names the
+ * input that is wrong, as the HTTP surfaces call it (`username`, `roles`, `after`…), so a
+ * problem+json body can point at it; the message never repeats the input itself.
+ */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
+  readonly field: string | undefined;
+  constructor(message: string, options: ErrorOptions & { field?: string } = {}) {
+    super(message, options);
+    this.field = options.field;
+  }
+}
+
+/** The caller expected another version of the row than the stored one (a stale ETag): nothing changed. */
+export class PreconditionFailedError extends Error {
+  override name = 'PreconditionFailedError';
 }
 
 // Connection failures (node), and PostgreSQL's connection exceptions (class 08), shutdowns and

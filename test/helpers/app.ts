@@ -6,7 +6,7 @@ import { parseConfig } from '../../src/config.js';
 import { loggerOptions } from '../../src/logger.js';
 import { latestMigrationVersion } from '../../src/db/migrate.js';
 import { createPasswordHasher, type PasswordHasher } from '../../src/users/passwords.js';
-import { createUserRepository } from '../../src/users/user-repository.js';
+import { createRoleService } from '../../src/users/role-service.js';
 import { createUserService } from '../../src/users/user-service.js';
 import { createTestDatabase } from './db.js';
 import { createTestKeys } from './keys.js';
@@ -58,7 +58,8 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
   });
   t.teardown(() => app.close());
   const clients = createClientService(createClientRepository(db));
-  const users = createUserService(createUserRepository(db), createPasswordHasher(config.argon2));
+  const users = createUserService(db, createPasswordHasher(config.argon2));
+  const roles = createRoleService(db);
 
   const seed = {
     async client(c: Partial<NewClient> & Pick<NewClient, 'grantTypes'>) {
@@ -66,10 +67,12 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
       recordSecret(clientSecret);
       return { ...client, secret: clientSecret };
     },
-    user: (username: string, password: string) => {
+    /** A user with a password, and optionally roles and direct scopes (the roles must exist). */
+    user: (username: string, password: string, o: { roles?: string[]; scopes?: string[] } = {}) => {
       recordSecret(password);
-      return users.create(username, password);
+      return users.create({ username, password, ...o });
     },
+    role: (name: string, scopes: string[]) => roles.create({ name, scopes }),
   };
 
   /** POST /token with a form (object or raw string), extra headers and a client address. */
@@ -99,5 +102,5 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
     return payload;
   };
 
-  return { app, db, url, config, keys, clients, users, seed, token, verify };
+  return { app, db, url, config, keys, clients, users, roles, seed, token, verify };
 }

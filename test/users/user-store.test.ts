@@ -10,9 +10,9 @@ const PARAMS = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 t.test('users: create, find case-insensitively, duplicates refused', async (t) => {
   const { db } = await createTestDatabase(t);
   const users = createUserRepository(db);
-  const service = createUserService(users, createPasswordHasher(PARAMS));
+  const service = createUserService(db, createPasswordHasher(PARAMS));
 
-  const alice = await service.create('Alice', 'correct horse');
+  const alice = await service.create({ username: 'Alice', password: 'correct horse' });
   t.match(alice.id, /^[0-9a-f-]{36}$/);
   t.equal(alice.username, 'Alice');
   t.equal((await users.findByUsername('aLiCe'))?.id, alice.id, 'lookup ignores case');
@@ -20,22 +20,22 @@ t.test('users: create, find case-insensitively, duplicates refused', async (t) =
   t.equal(await users.findById('not-a-uuid'), undefined, 'a malformed id is simply not found');
   t.equal(await users.findByUsername("' or 1=1 --"), undefined, 'SQL-looking input is just a name');
 
-  await t.rejects(service.create('ALICE', 'x'), ConflictError, 'usernames are unique regardless of case');
-  await t.rejects(service.create('   ', 'x'), InvalidInputError);
-  await t.rejects(service.create('bob', ''), InvalidInputError, 'empty password refused');
-  await t.rejects(service.create('bob\u0000', 'x'), InvalidInputError, 'control characters refused');
-  t.equal((await users.list()).length, 1, 'nothing half-written by the failures');
+  await t.rejects(service.create({ username: 'ALICE', password: 'x' }), ConflictError, 'usernames are unique regardless of case');
+  await t.rejects(service.create({ username: '   ', password: 'x' }), { name: 'InvalidInputError', field: 'username' });
+  await t.rejects(service.create({ username: 'bob', password: '' }), { name: 'InvalidInputError', field: 'password' }, 'empty password refused');
+  await t.rejects(service.create({ username: 'bob\u0000', password: 'x' }), InvalidInputError, 'control characters refused');
+  t.equal((await service.list()).items.length, 1, 'nothing half-written by the failures');
 
-  const ünï = await service.create('zoë 🦊', 'pässwörd');
+  const ünï = await service.create({ username: 'zoë 🦊', password: 'pässwörd' });
   t.equal((await users.findByUsername('ZOË 🦊'))?.id, ünï.id, 'unicode usernames work');
 });
 
-t.test('users: only an argon2id hash is stored; disable, enable, delete', async (t) => {
+t.test('users: only an argon2id hash is stored; set password, disable, enable, delete', async (t) => {
   const { db } = await createTestDatabase(t);
   const users = createUserRepository(db);
   const hasher = createPasswordHasher(PARAMS);
-  const service = createUserService(users, hasher);
-  await service.create('carol', 's3cret-pass');
+  const service = createUserService(db, hasher);
+  await service.create({ username: 'carol', password: 's3cret-pass' });
 
   const stored = await db.query<{ password_hash: string }>('select password_hash from users');
   const hash = stored.rows[0]?.password_hash ?? '';
@@ -47,16 +47,16 @@ t.test('users: only an argon2id hash is stored; disable, enable, delete', async 
   const stronger = createPasswordHasher({ ...PARAMS, timeCost: 3 });
   t.same(await stronger.verify(hash, 's3cret-pass'), { ok: true, needsRehash: true }, 'weaker hash flagged for rehash');
 
-  await service.setPassword('CAROL', 'new-pass');
+  await service.setPassword({ username: 'CAROL' }, 'new-pass');
   const after = await users.findByUsername('carol');
-  t.ok(after && (await hasher.verify(after.passwordHash, 'new-pass')).ok);
-  await t.rejects(service.setPassword('nobody', 'x'), NotFoundError);
+  t.ok(after?.passwordHash && (await hasher.verify(after.passwordHash, 'new-pass')).ok);
+  await t.rejects(service.setPassword({ username: 'nobody' }, 'x'), NotFoundError);
 
-  t.equal((await users.setDisabled('carol', true))?.disabled, true);
-  t.equal((await users.setDisabled('carol', false))?.disabled, false);
-  t.equal(await users.setDisabled('nobody', true), undefined);
-  t.equal(await users.delete('Carol'), true);
-  t.equal(await users.delete('carol'), false);
+  t.equal((await service.update({ username: 'carol' }, { disabled: true })).disabled, true);
+  t.equal((await service.update({ username: 'carol' }, { disabled: false })).disabled, false);
+  await t.rejects(service.update({ username: 'nobody' }, { disabled: true }), NotFoundError);
+  t.equal((await service.delete({ username: 'Carol' })).username, 'carol');
+  await t.rejects(service.delete({ username: 'carol' }), NotFoundError);
 });
 
 t.test('users: the database itself refuses bad rows', async (t) => {
