@@ -32,6 +32,9 @@ import { createLoginLookup } from './users/login-lookup.js';
 import { createLoginThrottle } from './users/login-throttle.js';
 import { createPasswordHasher, type PasswordHasher } from './users/passwords.js';
 import { createUserRepository } from './users/user-repository.js';
+import { createPasswordChange } from './users/password-change.js';
+import { createBearerVerifier } from './tokens/bearer-verifier.js';
+import { accountPasswordRoute } from './admin/account-password-route.js';
 
 export interface AppDeps {
   config: Config;
@@ -92,14 +95,19 @@ export async function buildApp(deps: AppDeps) {
   const tokens = createAccessTokenIssuer({ signer: keys, issuer: config.issuer });
   const refreshTokens = createRefreshTokenStore(db, config.refreshTokens, now);
   const revocations = createAccessTokenRevocations(db, now);
+  // One hasher for every password check, so its concurrency bound holds across routes.
+  const passwordHasher = hasher ?? createPasswordHasher(config.argon2);
+  const throttle = createLoginThrottle(db, config.login, now);
+  const lookup = createLoginLookup(db, now);
+  const userRepository = createUserRepository(db);
   const policy = { defaultAudience: config.defaultAudience, accessTokenTtl: config.accessTokenTtl };
   const grants = createGrantRegistry([
     clientCredentialsGrant({ tokens, policy }),
     passwordGrant({
-      lookup: createLoginLookup(db, now),
-      users: createUserRepository(db),
-      hasher: hasher ?? createPasswordHasher(config.argon2),
-      throttle: createLoginThrottle(db, config.login, now),
+      lookup,
+      users: userRepository,
+      hasher: passwordHasher,
+      throttle,
       tokens,
       policy,
       now,
@@ -121,6 +129,18 @@ export async function buildApp(deps: AppDeps) {
   await app.register(tokenRoute, { authenticateClient, grants, audit });
   await app.register(introspectRoute, { authenticateClient, introspect });
   await app.register(revokeRoute, { authenticateClient, keys, revocations, refreshTokens });
+  await app.register(accountPasswordRoute, {
+    verifyBearer: createBearerVerifier({ keys, revocations, now }),
+    changePassword: createPasswordChange({
+      lookup,
+      throttle,
+      hasher: passwordHasher,
+      users: userRepository,
+      endSessions: (userId, keep) => refreshTokens.revokeAll({ userId }, 'revoked', keep),
+    }),
+    refreshTokens,
+    audit,
+  });
   await app.register(metadataRoute, {
     issuer: config.issuer,
     grantTypes: [...grants.keys()],

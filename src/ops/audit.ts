@@ -7,7 +7,9 @@ export type AuditEvent =
   | { event: 'login_failed'; username: string; client_id: string; address: string }
   | { event: 'login_locked'; username: string; client_id: string; address: string; retry_after: number }
   | { event: 'refresh_token_reused'; client_id: string }
-  | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' };
+  | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' }
+  | { event: 'password_changed'; user_id: string; client_id: string; sessions_ended: number }
+  | { event: 'password_change_failed'; user_id: string; client_id: string; address: string };
 
 export type Audit = (e: AuditEvent) => void;
 
@@ -20,6 +22,7 @@ export function createAudit(log: FastifyBaseLogger, metrics: Metrics): Audit {
         log.debug({ audit: e }, e.event);
         return;
       case 'login_failed':
+      case 'password_change_failed':
         metrics.loginFailures.inc();
         break;
       case 'login_locked':

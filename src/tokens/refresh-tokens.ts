@@ -66,7 +66,7 @@ export interface RefreshTokenStore {
   /** Ends the token's family when it belongs to `clientId`; false when there was nothing to end. */
   revoke(token: string, clientId: string): Promise<boolean>;
   /** Ends every live family of a user or a client; returns how many. */
-  revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason): Promise<number>;
+  revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason, exceptFamilyId?: string): Promise<number>;
   /** Deletes families (and their tokens) that expired or were revoked more than `keepSeconds` ago. */
   purge(q: Queryable, keepSeconds: number): Promise<number>;
 }
@@ -338,14 +338,14 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       return r.rows.length > 0;
     },
 
-    async revokeAll(owner, reason) {
+    async revokeAll(owner, reason, exceptFamilyId) {
       const r =
         'userId' in owner
-          ? await db.query(`${REVOKE_ALL} where user_id = $1 and revoked_at is null and expires_at > $2 returning id`, [
-              owner.userId,
-              now(),
-              reason,
-            ])
+          ? await db.query(
+              `${REVOKE_ALL} where user_id = $1 and revoked_at is null and expires_at > $2
+               and ($4::uuid is null or id <> $4::uuid) returning id`,
+              [owner.userId, now(), reason, exceptFamilyId ?? null],
+            )
           : await db.query(`${REVOKE_ALL} where client_id = $1 and revoked_at is null and expires_at > $2 returning id`, [
               owner.clientId,
               now(),

@@ -1,0 +1,3 @@
+import type { FastifyInstance } from 'fastify';
+
+export function createPhotoApi(o: { issuer: string; audience: string; jwksUrl?: string }): FastifyInstance;

@@ -1,0 +1,47 @@
+import type { AccessTokenRevocations } from './access-token-revocations.js';
+
+/** Sigil's own signature check: a token signed by a published key for this issuer, unexpired. */
+export interface SignatureVerifier {
+  verify(token: string): Promise<Record<string, unknown>>;
+}
+
+export type BearerVerdict =
+  | { ok: true; claims: Record<string, unknown>; clientId: string; userId: string | undefined; username: string | undefined }
+  | { ok: false };
+
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Checks one of Sigil's access tokens for one of Sigil's own APIs, exactly as a resource server
+ * would (signature, typ, iss, exp: SignatureVerifier), plus what only Sigil knows: the token is not
+ * revoked, its client is enabled, and its user (if any) exists and is enabled. `audience`, when
+ * given, must be among the token's `aud`: a token minted for another API does not open this one.
+ */
+export function createBearerVerifier(d: { keys: SignatureVerifier; revocations: AccessTokenRevocations; now: () => Date }) {
+  return async (token: string, o: { audience?: string } = {}): Promise<BearerVerdict> => {
+    if (!JWT_SHAPE.test(token)) return { ok: false };
+    const claims = await d.keys.verify(token).catch(() => undefined);
+    const jti = str(claims?.jti);
+    const clientId = str(claims?.client_id);
+    if (!claims || !jti || !clientId) return { ok: false };
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= d.now().getTime()) return { ok: false };
+    if (o.audience !== undefined) {
+      const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (!aud.includes(o.audience)) return { ok: false };
+    }
+    const userId = claims.auth_time !== undefined ? str(claims.sub) : undefined;
+    const status = await d.revocations.status({ jti, clientId, userId });
+    if (status.revoked || !status.clientEnabled || (userId !== undefined && !status.username)) return { ok: false };
+    return { ok: true, claims, clientId, userId, username: status.username };
+  };
+}
+
+export type BearerVerifier = ReturnType<typeof createBearerVerifier>;
+
+/** The token of an `Authorization: Bearer` header (RFC 6750 §2.1), or why there is none. */
+export function bearerToken(header: string | undefined): { token: string } | { missing: true } | { malformed: true } {
+  if (header === undefined || header === '') return { missing: true };
+  const m = /^Bearer +([\w.~+/-]+=*) *$/i.exec(header);
+  return m?.[1] ? { token: m[1] } : { malformed: true };
+}
