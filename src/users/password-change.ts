@@ -38,12 +38,14 @@ export function createPasswordChange(d: PasswordChangeDeps) {
     const { user, waitSeconds, hasFailures } = known
       ? await d.lookup.find(known.username, o.address)
       : { user: undefined, waitSeconds: 0, hasFailures: false };
-    if (!user || user.id !== o.userId) {
+    // A user without a password has none to change: she gets one from an administrator.
+    if (!user || user.id !== o.userId || user.passwordHash === null) {
       await d.hasher.verifyDummy(o.currentPassword);
       return { ok: false, reason: 'bad_password' };
     }
     if (waitSeconds > 0) return { ok: false, reason: 'locked', retryAfter: waitSeconds };
     const verdict = await d.hasher.verify(user.passwordHash, o.currentPassword);
+    // Disabled users get the same answer as a wrong password, after the same work.
     if (!verdict.ok || user.disabled) {
       await d.throttle.recordFailure(user.username, o.address);
       return { ok: false, reason: 'bad_password' };
