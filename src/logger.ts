@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyServerOptions } from 'fastify';
+import { prettyLogStream } from './pretty-log.js';
 
 // Everything that may carry a credential, wherever it appears in a log object.
 const SECRET_FIELDS = [
@@ -20,9 +21,19 @@ export const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `body.${f}`, `req.body.${f}`]),
 ];
 
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+/** How log lines are written: `pretty` for a person at a terminal, `json` (one object a line) for the rest. */
+export type LogFormat = 'pretty' | 'json';
+
+/** Pretty lines only when stdout is a terminal; piped, redirected or in a container, JSON lines. */
+export function logFormatFor(stdout: { isTTY?: boolean }): LogFormat {
+  return stdout.isTTY === true ? 'pretty' : 'json';
+}
+
+export function loggerOptions(level: string, format: LogFormat = 'json'): FastifyServerOptions['logger'] {
   if (level === 'silent') return false;
-  return { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  // Redaction happens in pino, before the stream: the pretty lines are as free of secrets.
+  return format === 'pretty' ? { ...options, stream: prettyLogStream(process.stdout.hasColors?.() ?? false) } : options;
 }
 
 type Bindings = Record<string, unknown>;

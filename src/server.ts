@@ -5,7 +5,7 @@ import { latestMigrationVersion, migrate } from './db/migrate.js';
 import { loadKeyEncryptionKeys } from './keys/key-encryption-key.js';
 import { createKeyService, type ManagedKeyService } from './keys/key-service.js';
 import { createDemoIfEmpty, welcomeText } from './first-run.js';
-import { loggerOptions } from './logger.js';
+import { logFormatFor, loggerOptions } from './logger.js';
 import { keyEventLog } from './ops/audit.js';
 import { createHousekeeping, sigilPurgeTasks } from './ops/housekeeping.js';
 import { createMetrics } from './ops/metrics.js';
@@ -39,7 +39,7 @@ export async function startServer(
       keys,
       metrics,
       migrationVersion: latestMigrationVersion(),
-      logger: loggerOptions(config.logLevel),
+      logger: loggerOptions(config.logLevel, logFormatFor(process.stdout)),
     });
     // Keys loaded (the first one created on first start), LISTEN and the rotation timer running
     // before the first request can arrive.

@@ -1,16 +1,22 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { ConfigError, ENV_VARS, parseConfig } from '../src/config.js';
 import { runCli, writeEnvFile } from './helpers/cli.js';
 
-t.test('every variable is documented in README.md and .env.example', async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+t.test('every variable is documented in a table of the manual (README.md, docs/) and in .env.example', async (t) => {
+  const docs = new URL('../docs/', import.meta.url);
+  const manual = [
+    readFileSync(new URL('../README.md', import.meta.url), 'utf8'),
+    ...readdirSync(docs)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(new URL(f, docs), 'utf8')),
+  ].join('\n');
   const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
   t.ok(ENV_VARS.length > 30, 'the list is the schema');
   for (const name of ENV_VARS) {
-    t.ok(readme.includes(`| \`${name}\``), `${name} has a row in a README table`);
+    t.ok(manual.includes(`| \`${name}\``), `${name} has a row in a table of the manual`);
     t.match(example, new RegExp(`^(# )?${name}=`, 'm'), `${name} is in .env.example`);
   }
 });
