@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { NotFoundError } from '../db/errors.js';
 import type { User } from '../users/user-repository.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { createOutput, iso, table } from './output.js';
 import { readNewPassword } from './read-password.js';
 
