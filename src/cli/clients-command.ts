@@ -3,7 +3,7 @@ import type { Client } from '../clients/types.js';
 import { NotFoundError } from '../db/errors.js';
 import { CliError } from './cli-error.js';
 import { createOutput, iso, table } from './output.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const collectWords = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];

@@ -5,7 +5,7 @@ import { keyState } from '../keys/key-schedule.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { createKeyRotation, type KeyChangeResult } from '../keys/rotation.js';
 import { CliError } from './cli-error.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { createOutput, iso, table } from './output.js';
 
 /** A key as scripts see it: schedule and public facts, never key material. */

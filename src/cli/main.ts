@@ -4,18 +4,14 @@ import { migrate } from '../db/migrate.js';
 import { openCliDatabase } from '../db/open.js';
 import { closeOnSignals, startServer } from '../server.js';
 import { describeFailure } from './cli-error.js';
+import type { CommandContext } from './command-context.js';
 import { clientsCommand } from './clients-command.js';
 import { keysCommand } from './keys-command.js';
 import { rolesCommand } from './roles-command.js';
 import { createOutput } from './output.js';
-import { type Store, withStore } from './store.js';
+import { withStore } from './store.js';
 import { tokensCommand } from './tokens-command.js';
 import { usersCommand } from './users-command.js';
-
-export interface CommandContext {
-  withStore<T>(fn: (store: Store) => Promise<T>): Promise<T>;
-  write(s: string): void;
-}
 
 export function buildProgram(getConfig: () => Config = loadConfig): Command {
   const ctx: CommandContext = {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { Role, RoleService } from '../users/role-service.js';
 import { CliError } from './cli-error.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { collectWords, edited, jsonOption as json } from './options.js';
 import { createOutput, iso, table } from './output.js';
 

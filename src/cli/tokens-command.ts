@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { NotFoundError } from '../db/errors.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { CliError } from './cli-error.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { createOutput } from './output.js';
 
 export function tokensCommand(ctx: CommandContext): Command {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { UserAccount, UserChanges, UserService } from '../users/user-service.js';
 import { CliError } from './cli-error.js';
-import type { CommandContext } from './main.js';
+import type { CommandContext } from './command-context.js';
 import { collect, collectWords, edited, jsonOption as json } from './options.js';
 import { createOutput, iso, table } from './output.js';
 import { readNewPassword } from './read-password.js';

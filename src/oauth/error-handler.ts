@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { authChallenge, toErrorText } from '../http/error-text.js';
 import { HttpError } from '../http/http-error.js';
+import { lingerAfterAnswer } from '../http/lingering-close.js';
 import { OAuthError } from './errors.js';
 
 // Fastify's own 4xx errors, in the words a client can act on.
@@ -62,6 +63,11 @@ export function sendOAuthError(e: OAuthError, req: FastifyRequest, reply: Fastif
   else if (e.code === 'temporarily_unavailable') req.log.warn({ err: e.cause }, 'database unavailable');
   if (e.status === 401 && req.headers.authorization?.trimStart().toLowerCase().startsWith('basic')) {
     reply.header('www-authenticate', authChallenge('Basic', { realm: 'sigil', charset: 'UTF-8' }));
+  }
+  // Answered before the body was read: let the client finish sending, so that it sees the answer.
+  if (e.status === 413) {
+    reply.removeHeader('connection');
+    lingerAfterAnswer(req.raw, reply.raw);
   }
   if (e.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(e.retryAfter))));
   return reply

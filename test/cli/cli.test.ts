@@ -63,7 +63,7 @@ t.test('clients: bad input is one clear line and exit 1, nothing half-written', 
     [['clients', 'create', '--grant', 'password'], /--name/],
     [['clients', 'show', 'nope'], /no client with id "nope"/],
     [['clients', 'disable', 'nope'], /no client with id "nope"/],
-    [['clients', 'rotate-secret', 'nope'], /no client with id "nope"/],
+    [['clients', 'rotate-secret', 'nope'], /no client has this id/],
     [['clients', 'delete', 'nope'], /no client with id "nope"/],
   ];
   for (const [args, message] of cases) {
