@@ -13,13 +13,15 @@ export interface AccessTokenRequest {
   ttlSeconds: number;
   /** When the user authenticated (seconds since the epoch); users only. */
   authTime?: number;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (claim cnf.jkt). */
+  jkt?: string;
   /** Extra claims for introspection (e.g. the username). */
   extra?: Record<string, unknown>;
 }
 
 export interface IssuedAccessToken {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
@@ -31,7 +33,7 @@ export interface AccessTokenIssuer {
 /** RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time); the signer adds iat and exp. */
 export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigner; issuer: string }): AccessTokenIssuer {
   return {
-    async issue({ sub, clientId, scopes, aud, ttlSeconds, authTime, extra }) {
+    async issue({ sub, clientId, scopes, aud, ttlSeconds, authTime, jkt, extra }) {
       const scope = scopes.join(' ');
       const claims = {
         ...extra,
@@ -42,9 +44,10 @@ export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigne
         jti: randomUUID(),
         ...(scope && { scope }),
         ...(authTime !== undefined && { auth_time: authTime }),
+        ...(jkt !== undefined && { cnf: { jkt } }),
       };
       const accessToken = await signer.sign(claims, ttlSeconds);
-      return { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSeconds, ...(scope && { scope }) };
+      return { access_token: accessToken, token_type: jkt === undefined ? 'Bearer' : 'DPoP', expires_in: ttlSeconds, ...(scope && { scope }) };
     },
   };
 }
