@@ -6,7 +6,7 @@ export const TOKEN_URL = `${TEST_ISSUER}/token`;
 
 export interface ProofKey {
   alg: string;
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   publicJwk: JWK;
 }
 

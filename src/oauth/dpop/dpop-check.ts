@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
 import type { DpopNonces } from './dpop-nonce.js';
-import { DpopProofError, verifyDpopProof } from './dpop-proof.js';
+import { type DpopProof, DpopProofError, verifyDpopProof } from './dpop-proof.js';
 import type { DpopReplayStore } from './dpop-replay.js';
 
 export interface DpopCheckDeps {
@@ -53,7 +53,7 @@ export function createDpopCheck(d: DpopCheckDeps): DpopCheck {
     const headers = dpopHeaders(req);
     if (headers.length !== 1) throw new OAuthError('invalid_dpop_proof', 'exactly one DPoP header is allowed');
     const now = d.now();
-    let proof;
+    let proof: DpopProof;
     try {
       proof = await verifyDpopProof(headers[0] as string, {
         method: 'POST',
