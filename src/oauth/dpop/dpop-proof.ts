@@ -92,6 +92,33 @@ export function normalizeHtu(url: string): string | undefined {
   return `${u.protocol}//${u.host}${normalizePercent(u.pathname || '/')}`;
 }
 
+interface ProofHeader {
+  alg: SigningAlg;
+  key: KeyObject;
+  jkt: string;
+}
+
+// A client signs every proof with one key, so its proofs share one header segment: its parsed,
+// checked and imported form is kept (bounded, oldest out first), and a proof then costs one
+// signature check rather than a JSON parse, a key import and a thumbprint as well.
+const HEADER_CACHE_SIZE = 1000;
+const headers = new Map<string, ProofHeader>();
+
+function proofHeader(segment: string): ProofHeader {
+  const cached = headers.get(segment);
+  if (cached) return cached;
+  const header = objectOf(segment);
+  if (header.typ !== 'dpop+jwt') throw new DpopProofError('typ');
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(alg)) throw new DpopProofError('alg');
+  if (header.crit !== undefined || header.b64 !== undefined) throw new DpopProofError('crit');
+  const key = importProofKey(header.jwk, alg as SigningAlg);
+  const parsed = { alg: alg as SigningAlg, key, jkt: jwkThumbprint(header.jwk as Record<string, unknown>) };
+  if (headers.size >= HEADER_CACHE_SIZE) headers.delete(headers.keys().next().value as string);
+  headers.set(segment, parsed);
+  return parsed;
+}
+
 function importProofKey(jwk: unknown, alg: SigningAlg): KeyObject {
   if (!isObject(jwk) || PRIVATE_MEMBERS.some((m) => m in jwk)) throw new DpopProofError('jwk');
   try {
@@ -125,14 +152,8 @@ export async function verifyDpopProof(proof: string, c: DpopProofChecks): Promis
   const parts = proof.split('.');
   const [h = '', p = '', s = ''] = parts;
   if (parts.length !== 3 || !SEGMENT.test(h) || !SEGMENT.test(p) || !SEGMENT.test(s)) throw new DpopProofError('malformed');
-  const header = objectOf(h);
-  if (header.typ !== 'dpop+jwt') throw new DpopProofError('typ');
-  const alg = header.alg;
-  if (typeof alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(alg)) throw new DpopProofError('alg');
-  if (header.crit !== undefined || header.b64 !== undefined) throw new DpopProofError('crit');
-  const key = importProofKey(header.jwk, alg as SigningAlg);
-  const jkt = jwkThumbprint(header.jwk as Record<string, unknown>);
-  if (!(await signatureHolds(key, alg as SigningAlg, `${h}.${p}`, s))) throw new DpopProofError('signature');
+  const { alg, key, jkt } = proofHeader(h);
+  if (!(await signatureHolds(key, alg, `${h}.${p}`, s))) throw new DpopProofError('signature');
 
   const claims = objectOf(p);
   const { jti, htm, htu, iat, nonce } = claims;
