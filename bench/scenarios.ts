@@ -1,6 +1,7 @@
 // What the bench measures: Sigil's scenarios, the ceilings they are compared with, and the targets
 // of issue 7. A ceiling is the same request answered by a bare Fastify server doing only the
 // unavoidable work; measured in the same run on the same machine, the ratio is what means something.
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import type autocannon from 'autocannon';
 import { type Cluster, runClusterEvents } from './lib/cluster-events.js';
 import type { Traffic } from './lib/load.js';
@@ -21,7 +22,7 @@ export interface BenchContext {
 /** `http`: --connections; `password`: --password-connections; a number: fixed. */
 export type Connections = 'http' | 'password' | number;
 
-export const CEILING_NAMES = ['static-json', 'sign', 'argon2', 'verify', 'sign-node', 'verify-node'] as const;
+export const CEILING_NAMES = ['static-json', 'sign', 'argon2', 'verify', 'sign-node', 'verify-node', 'dpop'] as const;
 export type CeilingName = (typeof CEILING_NAMES)[number];
 
 export interface Ceiling {
@@ -37,6 +38,7 @@ export interface Ceiling {
 export const SCENARIO_NAMES = [
   'jwks',
   'client_credentials',
+  'client_credentials_dpop',
   'introspect',
   'introspect_garbage',
   'refresh',
@@ -88,6 +90,34 @@ function jwksTraffic(): Traffic {
 function clientCredentialsTraffic({ sigil }: BenchContext): Traffic {
   const body = form({ grant_type: 'client_credentials', scope: 'read' });
   return { request: () => ({ ...post('/token', basicAuthorization(sigil.service)), body }), expect: has('"access_token"') };
+}
+
+// Proofs each phase may use: every one has a jti of its own (Sigil refuses a replay), so the pool
+// must outlast the phase; made before the phase, so the load generator only picks the next one.
+const DPOP_POOL_SIZE = Number(process.env.BENCH_DPOP_PROOFS ?? 60_000);
+
+/** client_credentials with a DPoP proof (RFC 9449), from a pool of proofs made in advance by one key. */
+function dpopTraffic({ sigil }: BenchContext): Traffic {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const header = enc({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicKey.export({ format: 'jwk' }) });
+  const htu = `${sigil.issuer}/token`;
+  const iat = Math.floor(Date.now() / 1000);
+  const proofs = Array.from({ length: DPOP_POOL_SIZE }, () => {
+    const input = `${header}.${enc({ htm: 'POST', htu, iat, jti: randomUUID() })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  });
+  let next = 0;
+  const body = form({ grant_type: 'client_credentials', scope: 'read' });
+  const base = post('/token', basicAuthorization(sigil.service));
+  return {
+    request: () => ({
+      ...base,
+      body,
+      setupRequest: (req) => ({ ...req, headers: { ...req.headers, dpop: proofs[next++ % proofs.length] as string } }),
+    }),
+    expect: has('"token_type":"DPoP"'),
+  };
 }
 
 function passwordTraffic({ sigil }: BenchContext): Traffic {
@@ -203,6 +233,14 @@ export const CEILINGS: readonly Ceiling[] = [
     connections: 'http',
     traffic: introspectTraffic,
   },
+  {
+    name: 'dpop',
+    label: "(e) (b') + DPoP proof verify",
+    script: 'dpop.ts',
+    env: (ctx) => ({ BENCH_ISSUER: ctx.sigil.issuer }),
+    connections: 'http',
+    traffic: async (ctx) => dpopTraffic(ctx),
+  },
 ];
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -215,6 +253,9 @@ export const SCENARIOS: readonly Scenario[] = [
     connections: 'http',
     traffic: async (ctx) => clientCredentialsTraffic(ctx),
   },
+  // Issue 14: the proof check (one signature, one insert of its jti) against a ceiling that does the
+  // same verify and sign without a database.
+  { name: 'client_credentials_dpop', ceiling: 'dpop', minRatio: 0.8, connections: 'http', traffic: async (ctx) => dpopTraffic(ctx) },
   { name: 'introspect', ceiling: 'verify', minRatio: 0.8, alsoCeiling: 'verify-node', connections: 'http', traffic: introspectTraffic },
   // No target, so no ceiling interleaved with it (that keeps a default run under 3 minutes).
   { name: 'introspect_garbage', connections: 'http', traffic: async (ctx) => garbageTraffic(ctx) },

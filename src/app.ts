@@ -17,6 +17,10 @@ import { type ClientCache, createClientCache } from './clients/client-cache.js';
 import { createClientRepository } from './clients/client-repository.js';
 import { createScopeCatalog } from './clients/scope-catalog.js';
 import { createClientAuthenticator } from './oauth/client-auth.js';
+import { createDpopCheck } from './oauth/dpop/dpop-check.js';
+import { createDpopNonces } from './oauth/dpop/dpop-nonce.js';
+import { createDpopReplayStore } from './oauth/dpop/dpop-replay.js';
+import { randomBytes } from 'node:crypto';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { createGrantRegistry } from './oauth/grants/grant.js';
 import { passwordGrant } from './oauth/grants/password.js';
@@ -51,6 +55,11 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Default: a client cache of this app's own, started here and stopped when the app closes. */
   clientCache?: ClientCache;
+  /**
+   * Key of the DPoP nonces (RFC 9449 §8), the same on every instance (server.ts derives it from the
+   * key-encryption key). Default: random, valid for this app only.
+   */
+  dpopNonceKey?: Uint8Array;
 }
 
 // Small on purpose: an OAuth request is a few hundred bytes.
@@ -126,7 +135,17 @@ export async function buildApp(deps: AppDeps) {
   }
   const authenticateClient = createClientAuthenticator(clientCache, now);
   const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
-  await app.register(tokenRoute, { authenticateClient, grants, audit });
+  const dpop = createDpopCheck({
+    replay: createDpopReplayStore(db),
+    nonces: config.dpop.nonce
+      ? createDpopNonces(deps.dpopNonceKey ?? randomBytes(32), config.dpop.proofWindowSeconds, now)
+      : undefined,
+    tokenEndpoint: `${config.issuer}/token`,
+    windowSeconds: config.dpop.proofWindowSeconds,
+    clockSkewSeconds: config.keys.clockSkewSeconds,
+    now,
+  });
+  await app.register(tokenRoute, { authenticateClient, grants, dpop, audit });
   await app.register(introspectRoute, { authenticateClient, introspect });
   await app.register(revokeRoute, { authenticateClient, keys, revocations, refreshTokens });
   await app.register(accountPasswordRoute, {

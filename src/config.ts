@@ -118,6 +118,9 @@ const EnvSchema = z.object({
   SIGIL_KEY_CLOCK_SKEW_SECONDS: int(0, 600).default(60),
   SIGIL_KEY_ENCRYPTION_KEY: encryptionKey.optional(),
   SIGIL_KEY_ENCRYPTION_KEYS_OLD: encryptionKeyList.optional(),
+  // DPoP (RFC 9449): how old a proof may be (plus SIGIL_KEY_CLOCK_SKEW_SECONDS), and server nonces (§8).
+  SIGIL_DPOP_PROOF_WINDOW_SECONDS: int(1, 3600).default(60),
+  SIGIL_DPOP_NONCE: flag.default(false),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -164,6 +167,15 @@ export interface Config {
    */
   accessTokenTtl: number;
   keys: KeyConfig;
+  dpop: DpopConfig;
+}
+
+/** DPoP proofs at the token endpoint (RFC 9449). */
+export interface DpopConfig {
+  /** A proof's iat may be this many seconds old (plus the clock skew), and its jti is remembered as long. */
+  proofWindowSeconds: number;
+  /** Require a server nonce in every proof (§8); a nonce lasts one to two windows. */
+  nonce: boolean;
 }
 
 /** Signing keys: algorithm, life-cycle timings (seconds) and the key-encryption keys. */
@@ -264,6 +276,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     metricsToken: e.SIGIL_METRICS_TOKEN,
     accessTokenTtl: e.SIGIL_ACCESS_TOKEN_TTL,
     keys,
+    dpop: { proofWindowSeconds: e.SIGIL_DPOP_PROOF_WINDOW_SECONDS, nonce: e.SIGIL_DPOP_NONCE },
   };
 }
 

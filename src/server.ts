@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { openServerDatabase } from './db/open.js';
 import { latestMigrationVersion, migrate } from './db/migrate.js';
 import { loadKeyEncryptionKeys } from './keys/key-encryption-key.js';
+import { deriveDpopNonceKey } from './oauth/dpop/dpop-nonce.js';
 import { createKeyService, type ManagedKeyService } from './keys/key-service.js';
 import { createDemoIfEmpty, welcomeText } from './first-run.js';
 import { logFormatFor, loggerOptions } from './logger.js';
@@ -40,6 +41,7 @@ export async function startServer(
       metrics,
       migrationVersion: latestMigrationVersion(),
       logger: loggerOptions(config.logLevel, logFormatFor(process.stdout)),
+      dpopNonceKey: deriveDpopNonceKey(encryptionKeys.current.key),
     });
     // Keys loaded (the first one created on first start), LISTEN and the rotation timer running
     // before the first request can arrive.

@@ -19,6 +19,7 @@ export function clientJson(c: Client) {
     audiences: c.audiences,
     access_token_ttl: c.accessTokenTtlSeconds,
     introspect: c.mayIntrospect,
+    require_dpop: c.requireDpop,
     disabled: c.disabled,
     previous_secret_expires_at: iso(c.previousSecretExpiresAt),
     created_at: iso(c.createdAt),
@@ -36,6 +37,7 @@ function clientText(c: Client): string {
     ['audiences:', c.audiences.join(' ') || '(none)'],
     ['token ttl:', c.accessTokenTtlSeconds ? `${c.accessTokenTtlSeconds}s` : '(server default)'],
     ['introspect:', c.mayIntrospect ? 'any token' : 'own tokens only'],
+    ['dpop:', c.requireDpop ? 'required' : 'optional'],
     ['status:', c.disabled ? 'disabled' : 'enabled'],
     ...(c.previousSecretExpiresAt ? [['old secret until:', c.previousSecretExpiresAt.toISOString()]] : []),
   ]);
@@ -57,6 +59,7 @@ export function clientsCommand(ctx: CommandContext): Command {
     .option('--resource <uri>', 'a further resource (RFC 8707) it may ask tokens for (repeatable)', collect)
     .option('--ttl <seconds>', 'access-token lifetime for this client', (v) => Number(v))
     .option('--introspect', 'may introspect any token (resource servers)')
+    .option('--require-dpop', 'refuse its token requests that carry no DPoP proof (RFC 9449)')
     .addOption(json())
     .action((o) =>
       ctx.withStore(async ({ clientService }) => {
@@ -69,6 +72,7 @@ export function clientsCommand(ctx: CommandContext): Command {
           audiences: o.resource ?? [],
           accessTokenTtlSeconds: o.ttl,
           mayIntrospect: Boolean(o.introspect),
+          requireDpop: Boolean(o.requireDpop),
         });
         createOutput(o.json, ctx.write).print(
           `Created client "${client.name}".\n${clientText(client)}\nclient_secret: ${clientSecret}\n\nThe secret is shown only now: store it safely.`,

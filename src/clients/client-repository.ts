@@ -14,13 +14,14 @@ interface ClientRow {
   audiences: string[];
   access_token_ttl_seconds: number | null;
   may_introspect: boolean;
+  require_dpop: boolean;
   disabled: boolean;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS = `client_id, name, secret_hash, previous_secret_hash, previous_secret_expires_at, grant_types,
-  scopes, audience, audiences, access_token_ttl_seconds, may_introspect, disabled, created_at, updated_at`;
+  scopes, audience, audiences, access_token_ttl_seconds, may_introspect, require_dpop, disabled, created_at, updated_at`;
 
 // pg hands bytea back as Buffer, PGlite as Uint8Array: one shape from here on.
 const toClient = (r: ClientRow): Client => ({
@@ -35,6 +36,7 @@ const toClient = (r: ClientRow): Client => ({
   audiences: r.audiences,
   accessTokenTtlSeconds: r.access_token_ttl_seconds,
   mayIntrospect: r.may_introspect,
+  requireDpop: r.require_dpop,
   disabled: r.disabled,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -60,8 +62,8 @@ export function createClientRepository(db: Queryable): ClientRepository {
       try {
         const r = await db.query<ClientRow>(
           `insert into clients (client_id, name, secret_hash, grant_types, scopes, audience, audiences,
-             access_token_ttl_seconds, may_introspect)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ${COLUMNS}`,
+             access_token_ttl_seconds, may_introspect, require_dpop)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning ${COLUMNS}`,
           [
             c.clientId,
             c.name,
@@ -72,6 +74,7 @@ export function createClientRepository(db: Queryable): ClientRepository {
             c.audiences,
             c.accessTokenTtlSeconds,
             c.mayIntrospect,
+            c.requireDpop,
           ],
         );
         return toClient(r.rows[0] as ClientRow);

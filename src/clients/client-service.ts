@@ -26,6 +26,7 @@ export const NewClientSchema = z.object({
   audiences: z.array(z.url()).default([]).transform(unique),
   accessTokenTtlSeconds: z.number().int().min(1).max(86400).optional(),
   mayIntrospect: z.boolean().default(false),
+  requireDpop: z.boolean().default(false),
 });
 export type NewClient = z.input<typeof NewClientSchema>;
 
@@ -63,6 +64,7 @@ export function createClientService(clients: ClientRepository): ClientService {
         audiences: c.audiences,
         accessTokenTtlSeconds: c.accessTokenTtlSeconds ?? null,
         mayIntrospect: c.mayIntrospect,
+        requireDpop: c.requireDpop,
         secretHash: hashClientSecret(clientSecret),
       });
       return { client, clientSecret };

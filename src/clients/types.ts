@@ -15,6 +15,8 @@ export interface Client {
   audiences: string[];
   accessTokenTtlSeconds: number | null;
   mayIntrospect: boolean;
+  /** RFC 9449 §5.2 (dpop_bound_access_tokens): a token request without a DPoP proof is refused. */
+  requireDpop: boolean;
   disabled: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -22,5 +24,5 @@ export interface Client {
 
 export type ClientSettings = Pick<
   Client,
-  'clientId' | 'name' | 'grantTypes' | 'scopes' | 'audience' | 'audiences' | 'accessTokenTtlSeconds' | 'mayIntrospect'
+  'clientId' | 'name' | 'grantTypes' | 'scopes' | 'audience' | 'audiences' | 'accessTokenTtlSeconds' | 'mayIntrospect' | 'requireDpop'
 >;

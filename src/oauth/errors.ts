@@ -8,7 +8,10 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'unsupported_token_type'
   | 'temporarily_unavailable'
-  | 'server_error';
+  | 'server_error'
+  // RFC 9449 §4.3, §8
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const STATUS: Readonly<Record<OAuthErrorCode, number>> = {
   invalid_request: 400,
@@ -21,6 +24,8 @@ const STATUS: Readonly<Record<OAuthErrorCode, number>> = {
   unsupported_token_type: 400,
   temporarily_unavailable: 503,
   server_error: 500,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 };
 
 export interface OAuthErrorOptions extends ErrorOptions {

@@ -30,6 +30,10 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 // Client may see a token when it is a resource server (may_introspect) or the token is its own.
 const maySee = (caller: Client, clientId: unknown) => caller.mayIntrospect || clientId === caller.clientId;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const dpopBinding = (claims: Record<string, unknown>) => {
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  return typeof cnf?.jkt === 'string' ? { token_type: 'DPoP', cnf: { jkt: cnf.jkt } } : { token_type: 'Bearer' };
+};
 
 /** RFC 7662. Starts from inactive and answers active only after every check has passed. */
 export function createIntrospection(d: IntrospectionDeps) {
@@ -51,7 +55,8 @@ export function createIntrospection(d: IntrospectionDeps) {
       ...(status.username && { username: status.username }),
       // As the token says (RFC 9068 §2.2.3.1): the roles she held when it was issued.
       ...(Array.isArray(claims.roles) && claims.roles.length > 0 && { roles: claims.roles }),
-      token_type: 'Bearer',
+      // RFC 9449 §6.2: a DPoP-bound token says so, with its key's thumbprint.
+      ...dpopBinding(claims),
       exp: claims.exp,
       iat: claims.iat,
       sub: claims.sub,

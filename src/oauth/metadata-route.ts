@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ScopeCatalog } from '../clients/scope-catalog.js';
+import { DPOP_ALGS } from './dpop/dpop-proof.js';
 
 export interface MetadataRouteOptions {
   issuer: string;
@@ -30,6 +31,7 @@ export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOption
       scopes_supported: await o.scopeCatalog.scopes(),
       // No authorization endpoint: Sigil serves the token-endpoint grants only.
       response_types_supported: [],
+      dpop_signing_alg_values_supported: DPOP_ALGS,
       ...Object.fromEntries(
         Object.entries(o.endpoints ?? {}).flatMap(([name, path]) => [
           [name, at(path)],

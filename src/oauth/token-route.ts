@@ -3,6 +3,7 @@ import type { Audit } from '../ops/audit.js';
 import { annotate } from '../ops/request-log.js';
 import { documentationOnly, TOKEN_ROUTE_SCHEMA, TOKEN_FORM } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
+import type { DpopCheck } from './dpop/dpop-check.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
 import { type GrantRegistry, parseGrantParams } from './grants/grant.js';
@@ -12,6 +13,8 @@ import { noStoreHook } from './no-store.js';
 export interface TokenRouteOptions {
   authenticateClient: AuthenticateClient;
   grants: GrantRegistry;
+  /** RFC 9449 proofs; without it the DPoP header is ignored. */
+  dpop?: DpopCheck;
   audit?: Audit;
 }
 
@@ -19,7 +22,7 @@ export interface TokenRouteOptions {
  * POST /token: form → client authentication → grant lookup → client permission → grant parameters
  * → tokens. Each step fails with its own RFC 6749 §5.2 error.
  */
-export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants, audit }: TokenRouteOptions) {
+export async function tokenRoute(app: FastifyInstance, { authenticateClient, grants, dpop, audit }: TokenRouteOptions) {
   // Errors from this plugin are token responses too: never cached.
   app.addHook('onRequest', noStoreHook);
 
@@ -35,8 +38,13 @@ export async function tokenRoute(app: FastifyInstance, { authenticateClient, gra
     if (grant.requires && !client.grantTypes.includes(grant.requires)) {
       throw new OAuthError('unauthorized_client', `this client may not use the ${grant.type} grant`);
     }
-    const response = await grant.handle(client, parseGrantParams(grant, params), req);
-    audit?.({ event: 'token_issued', grant: grant.type, client_id: client.clientId });
+    const grantParams = parseGrantParams(grant, params);
+    // After the request itself is known good, so a malformed request spends no proof.
+    const binding = dpop && (await dpop(req, reply));
+    if (!binding && client.requireDpop) throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof');
+    const response = await grant.handle(client, grantParams, req, binding);
+    dpop?.nonceHeader(reply);
+    audit?.({ event: 'token_issued', grant: grant.type, client_id: client.clientId, ...(binding && { dpop: true }) });
     return reply.send(response);
   });
   postOnly(app, '/token');

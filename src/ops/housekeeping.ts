@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Database, Queryable } from '../db/database.js';
 import { LOCKS } from '../db/locks.js';
+import { createDpopReplayStore } from '../oauth/dpop/dpop-replay.js';
 import { createAccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { createLoginThrottle } from '../users/login-throttle.js';
@@ -55,5 +56,7 @@ export function sigilPurgeTasks(db: Database, config: Config, now: () => Date, k
     { name: 'refresh_tokens', purge: (q) => refreshTokens.purge(q, keepSeconds) },
     { name: 'revoked_access_tokens', purge: (q) => revocations.purge(q, config.keys.clockSkewSeconds) },
     { name: 'login_attempts', purge: (q) => throttle.purge(q) },
+    // Spent DPoP proof ids are needed only while their proof could still be accepted.
+    { name: 'dpop_proof_jtis', purge: (q) => createDpopReplayStore(q).purge(q, now()) },
   ];
 }

@@ -96,7 +96,7 @@ export async function httpProtection(app: FastifyInstance, config: Config, { pub
     await app.register(cors, {
       delegator: (req, callback) => {
         const path = (req.url ?? '').split('?')[0] ?? '';
-        callback(null, CORS_PATHS.includes(path) ? { origin: config.corsOrigins, methods: ['GET', 'POST'] } : { origin: false });
+        callback(null, CORS_PATHS.includes(path) ? { origin: config.corsOrigins, methods: ['GET', 'POST'], exposedHeaders: ['DPoP-Nonce'] } : { origin: false });
       },
     });
   }

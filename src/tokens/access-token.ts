@@ -15,13 +15,15 @@ export interface AccessTokenRequest {
   ttlSeconds: number;
   /** When the user authenticated (seconds since the epoch); users only. */
   authTime?: number;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (claim cnf.jkt). */
+  jkt?: string;
   /** Extra claims for introspection (e.g. the username). */
   extra?: Record<string, unknown>;
 }
 
 export interface IssuedAccessToken {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
@@ -37,7 +39,7 @@ export interface AccessTokenIssuer {
  */
 export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigner; issuer: string }): AccessTokenIssuer {
   return {
-    async issue({ sub, clientId, scopes, roles, aud, ttlSeconds, authTime, extra }) {
+    async issue({ sub, clientId, scopes, roles, aud, ttlSeconds, authTime, jkt, extra }) {
       const scope = scopes.join(' ');
       const claims = {
         ...extra,
@@ -49,9 +51,10 @@ export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigne
         ...(scope && { scope }),
         ...(authTime !== undefined && { auth_time: authTime }),
         ...(roles && roles.length > 0 && { roles: [...roles] }),
+        ...(jkt !== undefined && { cnf: { jkt } }),
       };
       const accessToken = await signer.sign(claims, ttlSeconds);
-      return { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSeconds, ...(scope && { scope }) };
+      return { access_token: accessToken, token_type: jkt === undefined ? 'Bearer' : 'DPoP', expires_in: ttlSeconds, ...(scope && { scope }) };
     },
   };
 }

@@ -25,6 +25,8 @@ export interface RefreshGrant {
   /** The user's role names now (for the `roles` claim). */
   roles: string[];
   authTime: Date;
+  /** RFC 9449 §5: the DPoP key thumbprint the login's refresh tokens are bound to. */
+  dpopJkt?: string;
 }
 
 export type RotateResult =
@@ -38,6 +40,8 @@ export type RotateResult =
         | 'revoked'
         | 'reused'
         | 'user_disabled'
+        // Bound to a DPoP key (RFC 9449 §5) and presented without a proof of that key; left unspent.
+        | 'wrong_key'
         // The client, as stored now (another instance's cache may be a second behind): disabled,
         // or no longer allowed the password grant, which ends the family.
         | 'client_disabled'
@@ -60,7 +64,7 @@ export interface RefreshTokenStore {
    * `check` sees the grant before anything changes; when it throws, the token stays unspent.
    * Without `check`, the usual case (a live token, used once) takes one statement.
    */
-  rotate(token: string, clientId: string, check?: (grant: RefreshGrant) => void): Promise<RotateResult>;
+  rotate(token: string, clientId: string, check?: (grant: RefreshGrant) => void, dpopJkt?: string): Promise<RotateResult>;
   /** The token's grant when it is active now (for introspection), else undefined. */
   inspect(token: string): Promise<RefreshTokenInfo | undefined>;
   /** Ends the token's family when it belongs to `clientId`; false when there was nothing to end. */
@@ -110,6 +114,7 @@ interface TokenRow {
   user_disabled: boolean;
   client_disabled: boolean;
   client_may_refresh: boolean;
+  dpop_jkt: string | null;
 }
 
 // The family's scopes that the user (aliased u) still holds, in the family's order: taking a role
@@ -120,7 +125,7 @@ const SCOPES_HELD_NOW = `array(select s from unnest(f.scopes) with ordinality g(
 // A family's client always exists (families are deleted with their client).
 const SELECT_TOKEN = `
   select t.family_id, t.expires_at, t.used_at, t.successor, t.grace_used,
-         f.client_id, f.user_id, ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time, f.expires_at as family_expires_at, f.revoked_at,
+         f.client_id, f.user_id, ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time, f.expires_at as family_expires_at, f.revoked_at, f.dpop_jkt,
          u.disabled as user_disabled, c.disabled as client_disabled, 'password' = any (c.grant_types) as client_may_refresh
   from refresh_tokens t
   join refresh_token_families f on f.id = t.family_id
@@ -140,16 +145,16 @@ const SELECT_TOKEN = `
  * full transaction, which tells why (reuse, grace retry, expiry…) and acts on it. The user's
  * current roles and scopes come from the same statement (a few index lookups per token).
  *   $1 token hashes (hex), $2 client_ids, $3 successor hashes (hex), $4 sealed successors (hex or null),
- *   $5 now, $6 now + idle lifetime
+ *   $5 now, $6 now + idle lifetime, $7 the DPoP key thumbprints of the requests' proofs (or null)
  */
 const ROTATE_AT_ONCE = `
   with input as (
     select decode(i.token_hash, 'hex') as token_hash, i.client_id, decode(i.successor_hash, 'hex') as successor_hash,
-           decode(i.sealed, 'hex') as sealed, i.n
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, n)
+           decode(i.sealed, 'hex') as sealed, i.jkt, i.n
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $7::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, jkt, n)
   ), cur as materialized (
     select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, u.scopes, u.roles,
-           f.auth_time, f.expires_at as family_expires_at
+           f.auth_time, f.expires_at as family_expires_at, f.dpop_jkt
     from input i
     cross join lateral (
       select t.token_hash, t.family_id from refresh_tokens t
@@ -157,8 +162,9 @@ const ROTATE_AT_ONCE = `
       limit 1
     ) t
     cross join lateral (
-      select f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at from refresh_token_families f
+      select f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at, f.dpop_jkt from refresh_token_families f
       where f.id = t.family_id and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
+        and (f.dpop_jkt is null or f.dpop_jkt = i.jkt)
       limit 1
     ) f
     cross join lateral (
@@ -170,21 +176,22 @@ const ROTATE_AT_ONCE = `
     update refresh_tokens t set used_at = $5, successor = cur.sealed
     from cur where t.token_hash = cur.token_hash and t.used_at is null
     returning cur.n, cur.successor_hash, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.roles, cur.auth_time,
-              cur.family_expires_at
+              cur.family_expires_at, cur.dpop_jkt
   ), successor as (
     insert into refresh_tokens (token_hash, family_id, created_at, expires_at)
     select successor_hash, family_id, $5, least($6::timestamptz, family_expires_at) from spent
   )
-  select n::int, family_id, client_id, user_id, scopes, roles, auth_time from spent`;
+  select n::int, family_id, client_id, user_id, scopes, roles, auth_time, dpop_jkt from spent`;
 
 interface RotateInput {
   tokenHash: string;
   clientId: string;
   successorHash: string;
   sealed: string | null;
+  jkt: string | null;
 }
 
-type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'roles' | 'auth_time'>;
+type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'roles' | 'auth_time'> & { dpop_jkt?: string | null };
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
@@ -195,6 +202,7 @@ const toGrant = (r: RotatedRow): RefreshGrant => ({
   scopes: r.scopes,
   roles: r.roles,
   authTime: new Date(r.auth_time),
+  ...(r.dpop_jkt && { dpopJkt: r.dpop_jkt }),
 });
 
 export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, now: () => Date = () => new Date()): RefreshTokenStore {
@@ -228,6 +236,7 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
         inputs.map((i) => i.sealed),
         t,
         later(t, s.idleSeconds),
+        inputs.map((i) => i.jkt),
       ]);
       const byN = new Map(r.rows.map((row) => [row.n, row]));
       return inputs.map((_, i) => byN.get(i + 1));
@@ -237,13 +246,15 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
   });
 
   /** Every case, each with its reason and its consequence (reuse ends the family, a grace retry…). */
-  const rotateInTransaction = (token: string, clientId: string, check: (grant: RefreshGrant) => void) =>
+  const rotateInTransaction = (token: string, clientId: string, check: (grant: RefreshGrant) => void, jkt: string | null) =>
     db.transaction(async (tx): Promise<RotateResult> => {
       const t = now();
       // FOR UPDATE: concurrent uses of one token queue here, so exactly one of them rotates it.
       const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} for update of t`, [hash(token)])).rows[0];
       if (!row) return { ok: false, reason: 'unknown' };
       if (row.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
+      // Before reuse detection: a thief without the key must not be able to end the login.
+      if (row.dpop_jkt !== null && row.dpop_jkt !== jkt) return { ok: false, reason: 'wrong_key' };
       if (row.revoked_at) return { ok: false, reason: 'revoked' };
       if (row.client_disabled) return { ok: false, reason: 'client_disabled' };
       if (!row.client_may_refresh) {
@@ -280,7 +291,7 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     });
 
   return {
-    async issue({ userId, clientId, scopes, authTime }) {
+    async issue({ userId, clientId, scopes, authTime, dpopJkt }) {
       const t = now();
       const familyId = randomUUID();
       const familyExpiresAt = later(t, s.absoluteSeconds);
@@ -288,23 +299,24 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       // One statement, so atomic without a transaction (one round trip instead of four).
       await db.query(
         `with family as (
-           insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at)
-           values ($1, $2, $3, $4, $5, $6, $7) returning id
+           insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at, dpop_jkt)
+           values ($1, $2, $3, $4, $5, $6, $7, $10) returning id
          )
          insert into refresh_tokens (token_hash, family_id, created_at, expires_at) select $8, id, $6, $9 from family`,
-        [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt, hash(token), tokenExpiry(t, familyExpiresAt)],
+        [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt, hash(token), tokenExpiry(t, familyExpiresAt), dpopJkt ?? null],
       );
       return token;
     },
 
-    async rotate(token, clientId, check) {
+    async rotate(token, clientId, check, dpopJkt) {
+      const jkt = dpopJkt ?? null;
       if (!check) {
         const successor = newToken();
         const sealed = s.graceSeconds > 0 ? sealSuccessor(token, successor).toString('hex') : null;
-        const row = await rotations.load({ tokenHash: hash(token).toString('hex'), clientId, successorHash: hash(successor).toString('hex'), sealed });
+        const row = await rotations.load({ tokenHash: hash(token).toString('hex'), clientId, successorHash: hash(successor).toString('hex'), sealed, jkt });
         if (row) return { ok: true, token: successor, grant: toGrant(row) };
       }
-      return rotateInTransaction(token, clientId, check ?? (() => {}));
+      return rotateInTransaction(token, clientId, check ?? (() => {}), jkt);
     },
 
     async inspect(token) {

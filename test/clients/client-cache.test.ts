@@ -239,6 +239,7 @@ const client = (clientId: string): Client => ({
   audiences: [],
   accessTokenTtlSeconds: null,
   mayIntrospect: false,
+  requireDpop: false,
   disabled: false,
   createdAt: new Date(0),
   updatedAt: new Date(0),

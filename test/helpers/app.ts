@@ -33,6 +33,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   hasher?: PasswordHasher;
   logger?: Parameters<typeof buildApp>[0]['logger'];
+  /** DPoP nonce key (default: random per app); two apps given one key accept each other's nonces. */
+  dpopNonceKey?: Uint8Array;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
     migrationVersion: latestMigrationVersion(),
     ...(o.now && { now: o.now }),
     ...(o.hasher && { hasher: o.hasher }),
+    ...(o.dpopNonceKey && { dpopNonceKey: o.dpopNonceKey }),
     logger,
   });
   t.teardown(() => app.close());

@@ -23,13 +23,14 @@ export function clientCredentialsGrant(deps: { tokens: AccessTokenIssuer; policy
     type: 'client_credentials',
     requires: 'client_credentials',
     params: Params,
-    handle: (client, params) =>
+    handle: (client, params, _req, dpop) =>
       deps.tokens.issue({
         sub: client.clientId,
         clientId: client.clientId,
         scopes: grantScope(params.scope, client.scopes),
         aud: resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience),
         ttlSeconds: tokenTtl(client, deps.policy),
+        ...(dpop && { jkt: dpop.jkt }),
       }),
   };
 }

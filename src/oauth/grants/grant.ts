@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Client, GrantType } from '../../clients/types.js';
 import type { IssuedAccessToken } from '../../tokens/access-token.js';
 import { OAuthError } from '../errors.js';
+import type { DpopBinding } from '../dpop/dpop-check.js';
 import type { FormParams } from '../form.js';
 
 export interface TokenResponse extends IssuedAccessToken {
@@ -15,7 +16,8 @@ export interface Grant<P = unknown> {
   /** The grant type a client must be allowed to use this grant (checked by the token route). */
   requires?: GrantType;
   params: z.ZodType<P>;
-  handle(client: Client, params: P, req: FastifyRequest): Promise<TokenResponse>;
+  /** `dpop`: the key of the request's valid DPoP proof, when it had one: tokens are bound to it. */
+  handle(client: Client, params: P, req: FastifyRequest, dpop?: DpopBinding): Promise<TokenResponse>;
 }
 
 /** Validates a grant's parameters, naming the first problem as invalid_request. */

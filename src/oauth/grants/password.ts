@@ -31,7 +31,10 @@ export interface PasswordGrantDeps {
   now: () => Date;
   audit?: Audit;
   /** Adds a refresh token to a successful login (set once refresh tokens exist). */
-  withRefreshToken?: (response: TokenResponse, grant: { userId: string; clientId: string; scopes: string[] }) => Promise<TokenResponse>;
+  withRefreshToken?: (
+    response: TokenResponse,
+    grant: { userId: string; clientId: string; scopes: string[]; dpopJkt?: string },
+  ) => Promise<TokenResponse>;
 }
 
 const BAD_CREDENTIALS = 'invalid username or password';
@@ -45,7 +48,7 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
     type: 'password',
     requires: 'password',
     params: Params,
-    async handle(client, params, req) {
+    async handle(client, params, req, dpop) {
       const { username, password } = params;
       // Checked before anything else, so a locked attempt costs no argon2 work. The user comes in
       // the same statement, though it is needed only after the scope checks below.
@@ -86,8 +89,11 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
         aud,
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(deps.now().getTime() / 1000),
+        ...(dpop && { jkt: dpop.jkt }),
       });
-      return deps.withRefreshToken ? deps.withRefreshToken(response, { userId: user.id, clientId: client.clientId, scopes }) : response;
+      // RFC 9449 §5: the login's refresh tokens are bound to the same key.
+      const grant = { userId: user.id, clientId: client.clientId, scopes, ...(dpop && { dpopJkt: dpop.jkt }) };
+      return deps.withRefreshToken ? deps.withRefreshToken(response, grant) : response;
     },
   };
 }

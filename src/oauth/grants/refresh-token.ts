@@ -22,6 +22,8 @@ const WHY: Record<string, string> = {
   revoked: 'the refresh token was revoked',
   reused: 'the refresh token was already used: every token of this login is now revoked',
   user_disabled: 'the refresh token was revoked',
+  // RFC 9449 §5: a refresh token bound to a DPoP key needs a proof made with that key.
+  wrong_key: 'the refresh token is bound to another DPoP key: send a proof made with that key',
 };
 
 /**
@@ -37,7 +39,7 @@ export function refreshTokenGrant(deps: {
   return {
     type: 'refresh_token',
     params: Params,
-    async handle(client, params) {
+    async handle(client, params, _req, dpop) {
       // Refresh tokens come only from the password grant: a client that lost it loses them too.
       if (!client.grantTypes.includes('password')) {
         await deps.refreshTokens.revoke(params.refresh_token, client.clientId);
@@ -59,6 +61,7 @@ export function refreshTokenGrant(deps: {
           : (grant) => {
               scopes = grantScope(params.scope, allowed(grant));
             },
+        dpop?.jkt,
       );
       if (result.ok && params.scope === undefined) scopes = allowed(result.grant);
       if (!result.ok && result.reason === 'client_not_allowed') {
@@ -77,6 +80,7 @@ export function refreshTokenGrant(deps: {
         aud,
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(result.grant.authTime.getTime() / 1000),
+        ...(dpop && { jkt: dpop.jkt }),
       });
       return { ...response, refresh_token: result.token };
     },

@@ -1,0 +1,62 @@
+// Ceiling (e), the DPoP token ceiling: ceiling (b') plus one DPoP proof verified as Sigil verifies
+// it (RFC 9449 §4.3: typ, alg, public jwk, one node:crypto signature check, htm, htu, iat, the key
+// thumbprint) and the thumbprint put in cnf.jkt; no database, so no replay check: that insert is
+// the part of Sigil's cost the ratio shows.
+import { createHash, createPublicKey, type JsonWebKey, KeyObject, randomUUID, sign, verify } from 'node:crypto';
+import { generateKeyPair } from 'jose';
+import { announce, basicCredentials, ceilingServer, formParams } from './http.js';
+
+const ISSUER = process.env.BENCH_ISSUER ?? 'http://127.0.0.1';
+const TOKEN_URL = `${ISSUER}/token`;
+const TTL_SECONDS = 600;
+const WINDOW_SECONDS = 120;
+const HEADER = { alg: 'ES256', kid: 'ceiling', typ: 'at+jwt' };
+const { privateKey } = await generateKeyPair('ES256');
+const keyObject = KeyObject.from(privateKey);
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+const encodedHeader = b64(JSON.stringify(HEADER));
+
+const signJwt = async (claims: Record<string, unknown>) => {
+  const input = `${encodedHeader}.${b64(JSON.stringify(claims))}`;
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    sign('sha256', Buffer.from(input), { key: keyObject, dsaEncoding: 'ieee-p1363' }, (err, sig) => (err ? reject(err) : resolve(sig))),
+  );
+  return `${input}.${signature.toString('base64url')}`;
+};
+
+const json = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+/** The proof's key thumbprint, or undefined when the proof is not good. */
+async function checkProof(proof: string | undefined): Promise<string | undefined> {
+  const [h, p, s] = proof?.split('.') ?? [];
+  if (!h || !p || !s) return undefined;
+  const header = json(h);
+  const jwk = header.jwk as Record<string, string> | undefined;
+  if (header.typ !== 'dpop+jwt' || header.alg !== 'ES256' || !jwk || 'd' in jwk) return undefined;
+  const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  const ok = await new Promise<boolean>((resolve) =>
+    verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'), (err, good) => resolve(!err && good)),
+  );
+  if (!ok) return undefined;
+  const claims = json(p);
+  const now = Date.now() / 1000;
+  if (claims.htm !== 'POST' || claims.htu !== TOKEN_URL || typeof claims.jti !== 'string') return undefined;
+  if (typeof claims.iat !== 'number' || claims.iat > now + 60 || claims.iat < now - WINDOW_SECONDS) return undefined;
+  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+}
+
+const app = await ceilingServer();
+app.post('/token', async (req, reply) => {
+  const params = formParams(req);
+  const client = basicCredentials(req.headers.authorization);
+  if (!params?.grant_type || !client) return reply.code(400).send({ error: 'invalid_request' });
+  const jkt = await checkProof(req.headers.dpop as string | undefined);
+  if (!jkt) return reply.code(400).send({ error: 'invalid_dpop_proof' });
+  const scope = params.scope ?? '';
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = { iss: ISSUER, sub: client.clientId, aud: ISSUER, client_id: client.clientId, jti: randomUUID(), scope, iat, exp: iat + TTL_SECONDS, cnf: { jkt } };
+  const accessToken = await signJwt(claims);
+  reply.header('cache-control', 'no-store');
+  return { access_token: accessToken, token_type: 'DPoP', expires_in: TTL_SECONDS, scope };
+});
+await announce(app);
