@@ -11,12 +11,14 @@ import { createUserService } from '../users/user-service.js';
 function createStore(db: Database, config: Config) {
   const users = createUserRepository(db);
   const clients = createClientRepository(db);
+  const hasher = createPasswordHasher(config.argon2);
   return {
     db,
     config,
     users,
     clients,
-    userService: createUserService(users, createPasswordHasher(config.argon2)),
+    hasher,
+    userService: createUserService(users, hasher),
     clientService: createClientService(clients),
   };
 }

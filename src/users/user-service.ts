@@ -3,7 +3,7 @@ import { InvalidInputError, NotFoundError } from '../db/errors.js';
 import type { PasswordHasher } from './passwords.js';
 import type { User, UserRepository } from './user-repository.js';
 
-const UsernameSchema = z
+export const UsernameSchema = z
   .string()
   .trim()
   .min(1, 'the username must not be empty')
