@@ -28,8 +28,9 @@ export const ARGON2_MAX_MEMORY_KIB = 262_144;
 export const ARGON2_MAX_TIME_COST = 16;
 
 const B64 = '[A-Za-z0-9+/]';
-// PHC strings as the argon2 reference implementation writes them (version 19, or none for 16).
-const ARGON2 = new RegExp(`^\\$(argon2id|argon2i)\\$(?:v=(?:16|19)\\$)?m=(\\d{1,7}),t=(\\d{1,3}),p=(\\d{1,3})\\$${B64}{11,}\\$${B64}{16,}$`);
+// PHC strings (version 19, or none for 16); m, t and p in any order, as writers differ (the
+// reference implementation writes m,t,p; node's argon2 m,p,t).
+const ARGON2 = new RegExp(`^\\$(argon2id|argon2i)\\$(?:v=(?:16|19)\\$)?([mtp]=\\d{1,7},[mtp]=\\d{1,7},[mtp]=\\d{1,7})\\$${B64}{11,}\\$${B64}{16,}$`);
 // Modular crypt format: $2a$ / $2b$ / $2y$ (PHP's name for the same fixed algorithm), 2-digit cost,
 // 22 characters of salt and 31 of hash in bcrypt's own base64 alphabet.
 const BCRYPT = /^\$2([aby])\$(\d{2})\$[./A-Za-z0-9]{53}$/;
@@ -41,7 +42,10 @@ const DJANGO_PBKDF2 = /^pbkdf2_sha256\$(\d{1,8})\$([^$]{1,128})\$([A-Za-z0-9+/]{
 export function parseHash(hash: string): ParsedHash | { error: string } {
   const argon = ARGON2.exec(hash);
   if (argon) {
-    const [, type, m, tc, p] = argon;
+    const [, type, list] = argon;
+    const params = new Map((list as string).split(',').map((kv) => [kv[0], Number(kv.slice(2))] as const));
+    const [m, tc, p] = [params.get('m'), params.get('t'), params.get('p')];
+    if (params.size !== 3) return { error: 'argon2 parameters must name m, t and p once each' };
     if (Number(m) > ARGON2_MAX_MEMORY_KIB || Number(tc) > ARGON2_MAX_TIME_COST || Number(p) < 1 || Number(p) > 16) {
       return { error: `argon2 parameters beyond what Sigil verifies (m at most ${ARGON2_MAX_MEMORY_KIB}, t at most ${ARGON2_MAX_TIME_COST})` };
     }

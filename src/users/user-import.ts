@@ -246,6 +246,8 @@ export function createUserImporter(
         }
       }
       await flush();
+      // A repeated name is refused when read, the lines of its batch when the batch is written.
+      summary.rejections.sort((a, b) => a.line - b.line);
       return summary;
     },
   };
