@@ -12,12 +12,14 @@ import { createUserService } from '../users/user-service.js';
 function createStore(db: Database, config: Config) {
   const users = createUserRepository(db);
   const clients = createClientRepository(db);
+  const hasher = createPasswordHasher(config.argon2);
   return {
     db,
     config,
     users,
     clients,
-    userService: createUserService(db, createPasswordHasher(config.argon2)),
+    hasher,
+    userService: createUserService(db, hasher),
     roleService: createRoleService(db),
     clientService: createClientService(clients),
   };

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import { InvalidInputError } from '../db/errors.js';
+import { verifyLegacyHash } from './legacy-hashes.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -62,8 +63,15 @@ export function createPasswordHasher({ concurrency = availableParallelism(), ...
     },
     async verify(hash, password) {
       if (password.length > MAX_PASSWORD_LENGTH) return { ok: false, needsRehash: false };
+      if (!hash.startsWith('$argon2')) {
+        // An imported user's hash from the system before (legacy-hashes.ts): once it has been
+        // checked, the password is known, and an argon2id hash takes its place.
+        const ok = await limit(() => verifyLegacyHash(hash, password)).catch(() => false);
+        return { ok, needsRehash: ok };
+      }
       const ok = await limit(() => argon2.verify(hash, password)).catch(() => false);
-      return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
+      // argon2.needsRehash compares parameters, not the variant: an imported argon2i is replaced too.
+      return { ok, needsRehash: ok && (!hash.startsWith('$argon2id$') || argon2.needsRehash(hash, options)) };
     },
     async verifyDummy(password) {
       dummyHash ??= limit(() => argon2.hash('sigil-dummy-password', options));
