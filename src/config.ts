@@ -64,6 +64,8 @@ const EnvSchema = z.object({
     .optional(),
   SIGIL_DATA_DIR: z.string().min(1).default('./data'),
   SIGIL_DB_POOL_SIZE: int(1, 200).default(10),
+  // Worker processes of `sigil serve` sharing one port (node:cluster); `auto`: one per CPU. PostgreSQL only.
+  SIGIL_WORKERS: z.union([z.literal('auto'), int(1, 256)], { error: () => 'must be a whole number from 1 to 256, or auto' }).default(1),
   // Off behind a pooler that moves sessions between clients (PgBouncer in transaction mode before 1.21).
   SIGIL_DB_PREPARED_STATEMENTS: flag.default(true),
   SIGIL_DB_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(10_000),
@@ -135,6 +137,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolSize: number;
+  /** Worker processes `sigil serve` runs (each with its own pool of dbPoolSize connections). */
+  workers: number;
   /** Prepare parameterized statements once per connection (PostgreSQL). */
   dbPreparedStatements: boolean;
   /** No request waits on PostgreSQL longer than about this (then 503 temporarily_unavailable). */
@@ -234,6 +238,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const keys = keyConfig(e);
+  const workers = e.SIGIL_WORKERS === 'auto' ? availableParallelism() : e.SIGIL_WORKERS;
+  // PGlite is one process's in-memory database: a second process cannot open the data folder.
+  if (workers > 1 && !e.DATABASE_URL) {
+    throw new ConfigError(`SIGIL_WORKERS=${workers} needs PostgreSQL (DATABASE_URL); the embedded database serves one process only`);
+  }
   const issuer = (e.SIGIL_ISSUER ?? defaultIssuer(e.HOST, e.PORT)).replace(/\/+$/, '');
   return {
     port: e.PORT,
@@ -242,6 +251,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.SIGIL_DATA_DIR),
     dbPoolSize: e.SIGIL_DB_POOL_SIZE,
+    workers,
     dbPreparedStatements: e.SIGIL_DB_PREPARED_STATEMENTS,
     dbStatementTimeoutMs: e.SIGIL_DB_STATEMENT_TIMEOUT_MS,
     dbConnectTimeoutMs: e.SIGIL_DB_CONNECT_TIMEOUT_MS,

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { type Config, loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { openCliDatabase } from '../db/open.js';
-import { closeOnSignals, startServer } from '../server.js';
+import { serve } from '../server.js';
 import { describeFailure } from './cli-error.js';
 import type { CommandContext } from './command-context.js';
 import { clientsCommand } from './clients-command.js';
@@ -27,8 +27,7 @@ export function buildProgram(getConfig: () => Config = loadConfig): Command {
     .command('serve')
     .description('run the server (migrates the database first)')
     .action(async () => {
-      const server = await startServer(getConfig());
-      closeOnSignals(server);
+      await serve(getConfig());
     });
 
   program

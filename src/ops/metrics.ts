@@ -12,6 +12,8 @@ export interface Metrics {
   loginsThrottled: Counter;
   refreshReuse: Counter;
   keyEvents: Counter<'event'>;
+  /** What /metrics answers; a cluster worker replaces it with every worker's sum (ops/cluster-metrics.ts). */
+  render(): Promise<string>;
 }
 
 export interface MetricsSources {
@@ -43,6 +45,8 @@ export function createMetrics({ db, signingKey, now }: MetricsSources): Metrics 
     name: 'sigil_signing_key_age_seconds',
     help: 'Seconds since the current signing key started signing',
     registers,
+    // Summed over workers it would mean nothing; every worker signs with the same key.
+    aggregator: 'max',
     collect() {
       const key = signingKey();
       if (key) this.set((now().getTime() - key.activatesAt.getTime()) / 1000);
@@ -50,6 +54,7 @@ export function createMetrics({ db, signingKey, now }: MetricsSources): Metrics 
   });
   return {
     registry,
+    render: () => registry.metrics(),
     tokensIssued: new Counter({ name: 'sigil_tokens_issued_total', help: 'Access tokens issued, by grant', labelNames: ['grant'], registers }),
     loginFailures: new Counter({ name: 'sigil_login_failures_total', help: 'Failed password logins', registers }),
     loginsThrottled: new Counter({ name: 'sigil_logins_throttled_total', help: 'Password logins refused by a lock-out', registers }),
@@ -109,6 +114,14 @@ export async function metricsRoute(app: FastifyInstance, { metrics, token }: Met
       throw new HttpError('unauthorized', 'the metrics endpoint needs its bearer token');
     }
     reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    try {
+      return await metrics.render();
+    } catch (err) {
+      // A worker too busy to answer the primary in time: a scrape to retry, not a server error.
+      throw new OAuthError('temporarily_unavailable', 'the metrics could not be collected from every worker', {
+        cause: err,
+        retryAfter: 1,
+      });
+    }
   });
 }

@@ -27,7 +27,7 @@ t.test(`a running server serves the keys that \`sigil keys\` creates and revokes
     const { url } = await createTestDatabase(t);
     env = { ...env, DATABASE_URL: url as string, SIGIL_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
   }
-  const server = await startServer(parseConfig(env), () => {});
+  const server = await startServer(parseConfig(env), { print: () => {} });
   t.teardown(() => server.close());
   const jwksUrl = `${server.url}/.well-known/jwks.json`;
   const kids = async () => ((await (await fetch(jwksUrl)).json()) as JSONWebKeySet).keys.map((k) => k.kid);
