@@ -118,7 +118,7 @@ export async function metricsRoute(app: FastifyInstance, { metrics, token }: Met
       return await metrics.render();
     } catch (err) {
       // A worker too busy to answer the primary in time: a scrape to retry, not a server error.
-      throw new OAuthError('temporarily_unavailable', 'the metrics could not be collected from every worker', {
+      throw new HttpError('overloaded', 'the metrics could not be collected from every worker', {
         cause: err,
         retryAfter: 1,
       });
