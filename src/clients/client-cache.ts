@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { ClientRepository } from './client-repository.js';
 import type { Client } from './types.js';
-import { type Periodic, runEvery } from '../periodic.js';
+import { type ChangeWatch, watchChanges } from '../db/change-watch.js';
 
 /** The notification every change to the clients table sends (migration 005). */
 export const CLIENTS_CHANNEL = 'sigil_clients';
@@ -71,8 +71,7 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
   let version: string | undefined;
   let checkedAt = Number.NEGATIVE_INFINITY;
   let checking: Promise<void> | undefined;
-  let checks: Periodic | undefined;
-  let unlisten: (() => Promise<void>) | undefined;
+  let watch: ChangeWatch | undefined;
 
   const clear = () => {
     epoch++;
@@ -144,12 +143,14 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
     },
     async start({ listen = true, timer: withTimer = true, onError = () => {} } = {}) {
       if (o.maxEntries <= 0) return;
-      if (listen) unlisten = await db.listen(CLIENTS_CHANNEL, clear);
-      // Without a first check, entries are vouched for by their own reads only (2 s each).
-      await check().catch(onError);
-      if (withTimer) {
-        let failing = false;
-        checks = runEvery(CLIENT_CACHE_CHECK_MS, async () => {
+      let failing = false;
+      watch = await watchChanges(db, {
+        channel: CLIENTS_CHANNEL,
+        onNotify: clear,
+        listen,
+        timer: withTimer,
+        intervalMs: CLIENT_CACHE_CHECK_MS,
+        async onTimer() {
           // Nothing cached, nothing to vouch for: an idle instance sends no queries.
           if (entries.size === 0) return;
           try {
@@ -160,14 +161,14 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
             if (!failing) onError(err);
             failing = true;
           }
-        });
-      }
+        },
+      });
+      // Without a first check, entries are vouched for by their own reads only (2 s each).
+      await check().catch(onError);
     },
     async stop() {
-      await checks?.stop();
-      checks = undefined;
-      await unlisten?.();
-      unlisten = undefined;
+      await watch?.stop();
+      watch = undefined;
       await checking?.catch(() => {});
       clear();
     },

@@ -22,7 +22,8 @@ export interface LingerOptions {
  */
 export function lingerAfterAnswer(req: IncomingMessage, res: ServerResponse, o: LingerOptions = {}): void {
   const socket = req.socket;
-  if (req.complete || socket.destroyed) return;
+  // app.inject's requests have a stand-in socket, with nothing to drain or close.
+  if (req.complete || socket.destroyed || typeof socket.end !== 'function') return;
   const maxBytes = o.maxBytes ?? LINGER_MAX_BYTES;
   // Not `Connection: close`: that makes Node destroy the socket the moment the answer is written.
   // The connection is closed below, once the body is drained or a bound is reached.

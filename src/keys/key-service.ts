@@ -8,7 +8,7 @@ import { createJwsSigner, type JwsSigner } from './jws-signer.js';
 import { importVerificationKey, type VerificationKey, verifyAccessToken } from './jws-verifier.js';
 import { createKeySet, type Jwks, type LoadedKey } from './key-set.js';
 import { createKeyRotation, type KeyChangeResult, KEYS_CHANNEL, type KeyRotation } from './rotation.js';
-import { type Periodic, runEvery } from '../periodic.js';
+import { type ChangeWatch, watchChanges } from '../db/change-watch.js';
 
 /** What the token code and the JWKS route use. Requests only ever read keys held in memory. */
 export interface KeyService {
@@ -100,8 +100,7 @@ export function createKeyService({ db, config, encryptionKeys, now = defaultNow 
   let schedules: KeySchedule[] = [];
   let reloading: Promise<boolean> | undefined;
   let reloadAgain = false;
-  let ticks: Periodic | undefined;
-  let unlisten: (() => Promise<void>) | undefined;
+  let watch: ChangeWatch | undefined;
 
   const fingerprintOf = (rows: StoredKey[]) =>
     rows
@@ -264,23 +263,23 @@ export function createKeyService({ db, config, encryptionKeys, now = defaultNow 
     async start(options = {}) {
       log = options.log ?? silent;
       await load();
-      if (options.listen ?? true) {
-        unlisten = await db.listen(KEYS_CHANNEL, () => {
+      watch = await watchChanges(db, {
+        channel: KEYS_CHANNEL,
+        onNotify: () => {
           reload().catch((err: Error) => log.warn({ err: err.message }, 'signing key reload failed'));
-        });
-        await reload(); // a change made between load() and LISTEN would otherwise wait for the timer
-      }
-      if (options.timer ?? true) {
-        ticks = runEvery(policy.reloadIntervalSeconds * 1000, () =>
+        },
+        // A change made between load() and LISTEN would otherwise wait for the timer.
+        afterListen: reload,
+        intervalMs: policy.reloadIntervalSeconds * 1000,
+        onTimer: () =>
           tick().catch((err: Error) => log.warn({ err: err.message }, 'signing key rotation check failed; keeping the keys in memory')),
-        );
-      }
+        ...(options.listen !== undefined && { listen: options.listen }),
+        ...(options.timer !== undefined && { timer: options.timer }),
+      });
     },
     async stop() {
-      await ticks?.stop();
-      ticks = undefined;
-      await unlisten?.();
-      unlisten = undefined;
+      await watch?.stop();
+      watch = undefined;
       await reloading?.catch(() => {});
     },
   };
