@@ -7,7 +7,9 @@ export type AuditEvent =
   | { event: 'login_failed'; username: string; client_id: string; address: string }
   | { event: 'login_locked'; username: string; client_id: string; address: string; retry_after: number }
   | { event: 'refresh_token_reused'; client_id: string }
-  | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' };
+  | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' }
+  // A change made through the admin API: who (the admin client, and the token's subject), what, to what. Never a secret.
+  | { event: 'admin_change'; admin_client_id: string; admin_sub: string; action: string; target: string };
 
 export type Audit = (e: AuditEvent) => void;
 
