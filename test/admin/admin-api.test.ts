@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { SignJWT, generateKeyPair } from 'jose';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { basicAuth, buildTestApp, TEST_ISSUER } from '../helpers/app.js';
 import { testClock } from '../helpers/keys.js';
 
@@ -8,7 +8,7 @@ const ADMIN_AUD = `${TEST_ISSUER}/admin`;
 const PROBLEM = 'application/problem+json';
 const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-async function setup(t: Tap.Test, o: { now?: () => Date; env?: Record<string, string>; logs?: string[] } = {}) {
+async function setup(t: Test, o: { now?: () => Date; env?: Record<string, string>; logs?: string[] } = {}) {
   const logger = o.logs
     ? {
         level: 'info',
@@ -42,10 +42,11 @@ async function setup(t: Tap.Test, o: { now?: () => Date; env?: Record<string, st
   return { ...h, tokenFor, admin, call };
 }
 
-const isProblem = (t: Tap.Test, res: { statusCode: number; headers: Record<string, unknown>; json(): any }, status: number, type: string) => {
+const isProblem = (t: Test, res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, type: string) => {
   t.equal(res.statusCode, status);
   t.match(String(res.headers['content-type']), PROBLEM);
-  const b = res.json();
+  // biome-ignore lint/suspicious/noExplicitAny: a problem body, checked field by field below
+  const b = res.json() as any;
   t.equal(b.status, status);
   t.equal(b.type, `urn:sigil:problem:${type}`);
   t.type(b.title, 'string');
@@ -199,9 +200,9 @@ t.test('pagination over more rows than a page, with filters', async (t) => {
   let url: string | null = '/admin/v1/users?limit=3';
   let pages = 0;
   while (url) {
-    const res = await h.app.inject({ url, headers: { authorization: `Bearer ${h.admin.token}` } });
+    const res: { statusCode: number; body: string; json(): unknown } = await h.app.inject({ url, headers: { authorization: `Bearer ${h.admin.token}` } });
     t.equal(res.statusCode, 200, res.body);
-    const body = res.json();
+    const body = res.json() as { items: { username: string }[]; next: string | null };
     seen.push(...body.items.map((u: { username: string }) => u.username));
     url = body.next;
     pages++;
