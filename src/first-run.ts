@@ -28,7 +28,8 @@ export async function createDemoIfEmpty(db: Database, hasher: PasswordHasher): P
     grantTypes: ['client_credentials', 'password'],
     scopes: ['read', 'write'],
   });
-  const user = await createUserService(db, hasher).create({ username: 'demo', password });
+  // Direct scopes, so the demo user's token carries what the demo client may ask for (client ∩ user).
+  const user = await createUserService(db, hasher).create({ username: 'demo', password, scopes: ['read', 'write'] });
   return { clientId: client.clientId, clientSecret, username: user.username, password };
 }
 

@@ -100,8 +100,11 @@ export async function startSigil(databaseUrl: string, log: (msg: string) => void
       createClient(cli, `bench-app-${tag}`, ['--grant', 'password', '--scope', 'read write']),
       // A grant is required of every client; a resource server may need tokens of its own anyway.
       createClient(cli, `bench-resource-server-${tag}`, ['--grant', 'client_credentials', '--introspect']),
-      cli(['users', 'create', '--username', user.username, '--password-stdin', '--json'], `${user.password}\n`),
+      cli(['roles', 'create', `bench-role-${tag}`, '--scope', 'read write', '--json']),
     ]);
+    // The user holds her scopes through a role, so a login and a refresh read roles and scopes as
+    // a real user's do (issue 13); a user's token gets client ∩ user.
+    await cli(['users', 'create', '--username', user.username, '--role', `bench-role-${tag}`, '--password-stdin', '--json'], `${user.password}\n`);
 
     const server = await serve('Sigil', port, {}, o.nodeArgs);
     const metadata = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as { issuer?: unknown };

@@ -6,6 +6,7 @@ import { closeOnSignals, startServer } from '../server.js';
 import { describeFailure } from './cli-error.js';
 import { clientsCommand } from './clients-command.js';
 import { keysCommand } from './keys-command.js';
+import { rolesCommand } from './roles-command.js';
 import { createOutput } from './output.js';
 import { type Store, withStore } from './store.js';
 import { tokensCommand } from './tokens-command.js';
@@ -53,6 +54,7 @@ export function buildProgram(getConfig: () => Config = loadConfig): Command {
 
   program.addCommand(clientsCommand(ctx));
   program.addCommand(usersCommand(ctx));
+  program.addCommand(rolesCommand(ctx));
   program.addCommand(keysCommand(ctx));
   program.addCommand(tokensCommand(ctx));
   return program;

@@ -18,7 +18,7 @@ export const OAuthErrorSchema = z
 
 export const TokenRequestSchema = z.object({
   grant_type: param('client_credentials, password or refresh_token'),
-  scope: param('space-separated scopes, a subset of the client’s'),
+  scope: param('space-separated scopes: a subset of the client’s (for a user, of client ∩ user)'),
   resource: repeatable('RFC 8707 resource indicator (may repeat)'),
   username: param('password grant'),
   password: param('password grant'),
@@ -46,6 +46,7 @@ export const IntrospectionResponseSchema = z
     scope: z.string().optional(),
     client_id: z.string().optional(),
     username: z.string().optional(),
+    roles: z.array(z.string()).optional().describe("the user's role names (RFC 9068 §2.2.3.1), when she has any"),
     token_type: z.string().optional(),
     exp: z.number().optional(),
     iat: z.number().optional(),

@@ -49,6 +49,8 @@ export function createIntrospection(d: IntrospectionDeps) {
       scope: claims.scope,
       client_id: clientId,
       ...(status.username && { username: status.username }),
+      // As the token says (RFC 9068 §2.2.3.1): the roles she held when it was issued.
+      ...(Array.isArray(claims.roles) && claims.roles.length > 0 && { roles: claims.roles }),
       token_type: 'Bearer',
       exp: claims.exp,
       iat: claims.iat,
@@ -68,6 +70,7 @@ export function createIntrospection(d: IntrospectionDeps) {
       scope: info.scopes.join(' ') || undefined,
       client_id: info.clientId,
       username: info.username,
+      ...(info.roles.length > 0 && { roles: info.roles }),
       token_type: 'refresh_token',
       exp: Math.floor(info.expiresAt.getTime() / 1000),
       iat: Math.floor(info.issuedAt.getTime() / 1000),

@@ -9,6 +9,8 @@ export interface AccessTokenRequest {
   sub: string;
   clientId: string;
   scopes: string[];
+  /** The user's role names (RFC 9068 §2.2.3.1); the claim is left out when there are none. */
+  roles?: readonly string[] | undefined;
   aud: string | string[];
   ttlSeconds: number;
   /** When the user authenticated (seconds since the epoch); users only. */
@@ -28,10 +30,14 @@ export interface AccessTokenIssuer {
   issue(req: AccessTokenRequest): Promise<IssuedAccessToken>;
 }
 
-/** RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time); the signer adds iat and exp. */
+/**
+ * RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time, roles); the signer adds
+ * iat and exp. An empty scope leaves the `scope` claim and response member out (RFC 6749 §3.3 has
+ * no empty scope value), and no roles leave `roles` out.
+ */
 export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigner; issuer: string }): AccessTokenIssuer {
   return {
-    async issue({ sub, clientId, scopes, aud, ttlSeconds, authTime, extra }) {
+    async issue({ sub, clientId, scopes, roles, aud, ttlSeconds, authTime, extra }) {
       const scope = scopes.join(' ');
       const claims = {
         ...extra,
@@ -42,6 +48,7 @@ export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigne
         jti: randomUUID(),
         ...(scope && { scope }),
         ...(authTime !== undefined && { auth_time: authTime }),
+        ...(roles && roles.length > 0 && { roles: [...roles] }),
       };
       const accessToken = await signer.sign(claims, ttlSeconds);
       return { access_token: accessToken, token_type: 'Bearer', expires_in: ttlSeconds, ...(scope && { scope }) };

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
+import { EFFECTIVE_SCOPES_OF_U, ROLE_NAMES_OF_U } from '../users/permissions-sql.js';
 
 export interface RefreshTokenSettings {
   /** A token unused for this long is dead. */
@@ -16,8 +17,13 @@ export interface RefreshGrant {
   familyId: string;
   userId: string;
   clientId: string;
-  /** What the user granted at login; refreshes may narrow, never widen. */
+  /**
+   * What was granted at login, less what the user no longer holds (her roles and direct scopes as
+   * they are now): a refresh may narrow it further, never widen it past the login's grant.
+   */
   scopes: string[];
+  /** The user's role names now (for the `roles` claim). */
+  roles: string[];
   authTime: Date;
 }
 
@@ -48,7 +54,7 @@ export type RevokeReason = 'reuse' | 'revoked' | 'user' | 'client' | 'admin';
 
 export interface RefreshTokenStore {
   /** Starts a family at login and returns its first token. */
-  issue(grant: Omit<RefreshGrant, 'familyId'>): Promise<string>;
+  issue(grant: Omit<RefreshGrant, 'familyId' | 'roles'>): Promise<string>;
   /**
    * Exchanges a token for its successor: exactly once; a second use is reuse and ends the family.
    * `check` sees the grant before anything changes; when it throws, the token stays unspent.
@@ -97,6 +103,7 @@ interface TokenRow {
   client_id: string;
   user_id: string;
   scopes: string[];
+  roles: string[];
   auth_time: Date;
   family_expires_at: Date;
   revoked_at: Date | null;
@@ -105,10 +112,15 @@ interface TokenRow {
   client_may_refresh: boolean;
 }
 
+// The family's scopes that the user (aliased u) still holds, in the family's order: taking a role
+// or a scope away is felt at her next refresh, within one access-token lifetime.
+const SCOPES_HELD_NOW = `array(select s from unnest(f.scopes) with ordinality g(s, i)
+  where s = any(${EFFECTIVE_SCOPES_OF_U}) order by i)`;
+
 // A family's client always exists (families are deleted with their client).
 const SELECT_TOKEN = `
   select t.family_id, t.expires_at, t.used_at, t.successor, t.grace_used,
-         f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at as family_expires_at, f.revoked_at,
+         f.client_id, f.user_id, ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time, f.expires_at as family_expires_at, f.revoked_at,
          u.disabled as user_disabled, c.disabled as client_disabled, 'password' = any (c.grant_types) as client_may_refresh
   from refresh_tokens t
   join refresh_token_families f on f.id = t.family_id
@@ -125,7 +137,8 @@ const SELECT_TOKEN = `
  * concurrent use of the same token to commit, then re-checks `used_at is null` on the row as that
  * left it (READ COMMITTED's recheck) and skips it, so exactly one use spends a token; the same
  * token twice in one statement updates its row once. A request left without a row goes to the
- * full transaction, which tells why (reuse, grace retry, expiry…) and acts on it.
+ * full transaction, which tells why (reuse, grace retry, expiry…) and acts on it. The user's
+ * current roles and scopes come from the same statement (a few index lookups per token).
  *   $1 token hashes (hex), $2 client_ids, $3 successor hashes (hex), $4 sealed successors (hex or null),
  *   $5 now, $6 now + idle lifetime
  */
@@ -135,8 +148,8 @@ const ROTATE_AT_ONCE = `
            decode(i.sealed, 'hex') as sealed, i.n
     from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, n)
   ), cur as materialized (
-    select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, f.scopes, f.auth_time,
-           f.expires_at as family_expires_at
+    select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, u.scopes, u.roles,
+           f.auth_time, f.expires_at as family_expires_at
     from input i
     cross join lateral (
       select t.token_hash, t.family_id from refresh_tokens t
@@ -148,17 +161,21 @@ const ROTATE_AT_ONCE = `
       where f.id = t.family_id and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
       limit 1
     ) f
-    where (select not u.disabled from users u where u.id = f.user_id)
-      and (select not c.disabled and 'password' = any (c.grant_types) from clients c where c.client_id = f.client_id)
+    cross join lateral (
+      select ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles from users u
+      where u.id = f.user_id and not u.disabled
+    ) u
+    where (select not c.disabled and 'password' = any (c.grant_types) from clients c where c.client_id = f.client_id)
   ), spent as (
     update refresh_tokens t set used_at = $5, successor = cur.sealed
     from cur where t.token_hash = cur.token_hash and t.used_at is null
-    returning cur.n, cur.successor_hash, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.auth_time, cur.family_expires_at
+    returning cur.n, cur.successor_hash, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.roles, cur.auth_time,
+              cur.family_expires_at
   ), successor as (
     insert into refresh_tokens (token_hash, family_id, created_at, expires_at)
     select successor_hash, family_id, $5, least($6::timestamptz, family_expires_at) from spent
   )
-  select n::int, family_id, client_id, user_id, scopes, auth_time from spent`;
+  select n::int, family_id, client_id, user_id, scopes, roles, auth_time from spent`;
 
 interface RotateInput {
   tokenHash: string;
@@ -167,15 +184,16 @@ interface RotateInput {
   sealed: string | null;
 }
 
-type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'auth_time'>;
+type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'roles' | 'auth_time'>;
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
-const toGrant = (r: Pick<TokenRow, 'family_id' | 'user_id' | 'client_id' | 'scopes' | 'auth_time'>): RefreshGrant => ({
+const toGrant = (r: RotatedRow): RefreshGrant => ({
   familyId: r.family_id,
   userId: r.user_id,
   clientId: r.client_id,
   scopes: r.scopes,
+  roles: r.roles,
   authTime: new Date(r.auth_time),
 });
 
@@ -292,7 +310,8 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     async inspect(token) {
       const t = now();
       const r = await db.query<TokenRow & { username: string; created_at: Date }>(
-        `select t.family_id, t.expires_at, t.used_at, t.created_at, f.client_id, f.user_id, f.scopes, f.auth_time,
+        `select t.family_id, t.expires_at, t.used_at, t.created_at, f.client_id, f.user_id,
+                ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time,
                 f.expires_at as family_expires_at, f.revoked_at, u.disabled as user_disabled, u.username
          from refresh_tokens t
          join refresh_token_families f on f.id = t.family_id

@@ -35,8 +35,9 @@ const ChangesSchema = z.object({
   disabled: z.boolean().optional(),
 });
 
+// Keyed as the admin API names the filters, so an InvalidInputError's field is theirs.
 const ListSchema = z.object({
-  usernamePrefix: z.string().min(1, 'must not be empty').max(255, 'is too long').optional(),
+  username_prefix: z.string().min(1, 'must not be empty').max(255, 'is too long').optional(),
   role: RoleNameSchema.optional(),
 });
 
@@ -164,13 +165,13 @@ export function createUserService(db: Database, hasher: PasswordHasher): UserSer
     async list(query = {}) {
       const limit = pageSize(query.limit);
       const after = decodeCursor(query.after);
-      const q = parseInput(ListSchema, { usernamePrefix: query.usernamePrefix, role: query.role });
+      const q = parseInput(ListSchema, { username_prefix: query.usernamePrefix, role: query.role });
       let roleId: string | undefined;
       if (q.role !== undefined) {
         roleId = (await createRoleRepository(db).find({ name: q.role }))?.id;
         if (!roleId) return { items: [], next: null };
       }
-      const rows = await users.page({ limit, after, usernamePrefix: q.usernamePrefix, roleId });
+      const rows = await users.page({ limit, after, usernamePrefix: q.username_prefix, roleId });
       const page = toPage(rows, limit, (u) => u.sortKey);
       return { items: page.items.map(({ sortKey: _, ...u }) => toAccount(u)), next: page.next };
     },

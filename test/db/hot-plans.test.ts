@@ -53,7 +53,10 @@ async function seed(db: Database) {
     [Buffer.alloc(32)],
   );
   const userId = randomUUID();
-  await db.query(`insert into users (id, username, password_hash) values ($1, 'ann', $2)`, [userId, `$argon2id$v=19$m=19456,t=2,p=1$${'A'.repeat(22)}$${'A'.repeat(43)}`]);
+  await db.query(`insert into users (id, username, password_hash, scopes) values ($1, 'ann', $2, '{read}')`, [userId, `$argon2id$v=19$m=19456,t=2,p=1$${'A'.repeat(22)}$${'A'.repeat(43)}`]);
+  // Her permissions are read in the same statements: roles among many, held by many users.
+  await db.query(`insert into roles (name, scopes) select 'role-' || i, array['read', 'scope-' || i] from generate_series(1, ${FAMILIES}) i`);
+  await db.query(`insert into user_roles (user_id, role_id) select $1, id from roles where name in ('role-7', 'role-150')`, [userId]);
   const store = createRefreshTokenStore(db, { idleSeconds: 86400, absoluteSeconds: 864000, graceSeconds: 0 });
   const tokens: string[] = [];
   for (let i = 0; i < FAMILIES; i++) tokens.push(await store.issue({ userId, clientId: 'app', scopes: ['read'], authTime: new Date() }));
@@ -68,10 +71,12 @@ t.test('a batch of refresh rotations touches a bounded number of pages per token
   // Issued at once, so they share one statement.
   const results = await Promise.all(tokens.slice(0, BATCH).map((token) => store.rotate(token, 'app')));
   t.ok(results.every((r) => r.ok), 'every token rotated');
+  t.same(results[0]?.ok && results[0].grant, { familyId: results[0]?.ok && results[0].grant.familyId, userId: results[0]?.ok && results[0].grant.userId, clientId: 'app', scopes: ['read'], roles: ['role-150', 'role-7'], authTime: results[0]?.ok && results[0].grant.authTime }, "with the user's roles and scopes now");
   t.ok(found.plan, 'the batched statement ran');
   const perToken = pagesTouched(found.plan ?? '') / BATCH;
   t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
   t.notMatch(found.plan ?? '', /Seq Scan on refresh_token_families/, 'never a scan of every family');
+  t.notMatch(found.plan ?? '', /Seq Scan on (users|roles|user_roles)/, 'nor of users, roles or holdings');
 });
 
 t.test('a batch of introspection lookups touches a bounded number of pages per token', async (t) => {
@@ -94,11 +99,13 @@ t.test("a login's lookup (lock-out state and user in one statement) touches a bo
   for (let i = 0; i < FAMILIES; i++) {
     await db.query(`insert into users (username, password_hash) values ($1, (select password_hash from users where username = 'ann'))`, [`user-${i}`]);
     await db.query(`insert into login_attempts (key, failures, last_failure_at) values ($1, 1, now())`, [`u:user-${i}`]);
+    await db.query(`insert into user_roles (user_id, role_id) select u.id, r.id from users u, roles r where u.username = $1 and r.name in ('role-1', $2)`, [`user-${i}`, `role-${i + 1}`]);
   }
   const { db: spied, found } = explaining(db, /from login_attempts where key = any/);
   const state = await createLoginLookup(spied).find('USER-150', '10.0.0.1');
-  t.match(state, { waitSeconds: 0, hasFailures: true, user: { username: 'user-150' } });
+  t.match(state, { waitSeconds: 0, hasFailures: true, user: { username: 'user-150', roles: ['role-1', 'role-151'] } });
+  t.same(state.user?.effectiveScopes, ['read', 'scope-1', 'scope-151'], 'her effective scopes, from the same statement');
   const pages = pagesTouched(found.plan ?? '');
   t.ok(pages <= MAX_PAGES_PER_REQUEST, `${pages} pages (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
-  t.notMatch(found.plan ?? '', /Seq Scan on (users|login_attempts)/, 'index lookups only');
+  t.notMatch(found.plan ?? '', /Seq Scan on (users|login_attempts|roles|user_roles)/, 'index lookups only');
 });

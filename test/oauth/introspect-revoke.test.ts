@@ -7,7 +7,8 @@ async function setup(t: Test) {
   const rs = await ctx.seed.client({ grantTypes: ['client_credentials'], mayIntrospect: true });
   const app1 = await ctx.seed.client({ grantTypes: ['password', 'client_credentials'], scopes: ['read', 'write'] });
   const app2 = await ctx.seed.client({ grantTypes: ['client_credentials'], scopes: ['read'] });
-  const user = await ctx.seed.user('iris', 'iris-password');
+  await ctx.seed.role('writer', ['read', 'write']);
+  const user = await ctx.seed.user('iris', 'iris-password', { roles: ['writer'] });
   type C = { clientId: string; secret: string };
   const call = (url: string, caller: C, params: Record<string, string>) =>
     ctx.app.inject({
@@ -50,6 +51,7 @@ t.test('introspection of access and refresh tokens: every member of an active an
     scope: 'read write',
     client_id: app1.clientId,
     username: 'iris',
+    roles: ['writer'],
     token_type: 'Bearer',
     sub: user.id,
     iss: 'https://sigil.test',
@@ -60,7 +62,7 @@ t.test('introspection of access and refresh tokens: every member of an active an
   t.type(body.jti, 'string');
 
   const rt = (await introspect(rs, refresh_token, 'refresh_token')).json();
-  t.match(rt, { active: true, client_id: app1.clientId, username: 'iris', token_type: 'refresh_token', sub: user.id, scope: 'read write' });
+  t.match(rt, { active: true, client_id: app1.clientId, username: 'iris', token_type: 'refresh_token', sub: user.id, scope: 'read write', roles: ['writer'] });
   const hintWrong = (await introspect(rs, refresh_token, 'access_token')).json();
   t.equal(hintWrong.active, true, 'a wrong hint is only a hint');
   const hintUnknown = (await introspect(rs, access_token, 'id_token')).json();

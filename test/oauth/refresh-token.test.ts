@@ -7,7 +7,7 @@ async function setup(t: Test, env: Record<string, string> = {}) {
   const clock = { now: new Date('2032-01-01T00:00:00Z') };
   const ctx = await buildTestApp(t, { now: () => clock.now, env });
   const client = await ctx.seed.client({ grantTypes: ['password'], scopes: ['read', 'write', 'admin'] });
-  const user = await ctx.seed.user('henry', 'henry-password');
+  const user = await ctx.seed.user('henry', 'henry-password', { scopes: ['read', 'write', 'admin'] });
   const auth = { client_id: client.clientId, client_secret: client.secret };
   const login = async (scope = 'read write') => {
     const res = await ctx.token({ ...auth, grant_type: 'password', username: 'henry', password: 'henry-password', scope });

@@ -24,7 +24,7 @@ t.test('password grant: token for the user, sub is the stable id, auth_time set'
   const clock = { now: new Date('2031-05-01T12:00:00Z') };
   const { seed, token, verify } = await buildTestApp(t, { now: () => clock.now });
   const client = await seed.client({ grantTypes: ['password'], scopes: ['profile', 'orders'] });
-  const user = await seed.user('Alice', 'correct horse battery staple');
+  const user = await seed.user('Alice', 'correct horse battery staple', { scopes: ['profile'] });
   const res = await token({
     grant_type: 'password',
     username: 'alice',

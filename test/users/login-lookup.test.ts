@@ -13,7 +13,7 @@ t.test('one statement: the lock-out state of the name and of the pair, and the u
   const now = () => clock;
   const lookup = createLoginLookup(db, now);
   const throttle = createLoginThrottle(db, SETTINGS, now);
-  const ann = await createUserRepository(db).insert({ username: 'Ann', passwordHash: HASH });
+  const ann = { ...(await createUserRepository(db).insert({ username: 'Ann', passwordHash: HASH })), roles: [], effectiveScopes: [] };
 
   t.same(await lookup.find('ANN', '10.0.0.1'), { waitSeconds: 0, hasFailures: false, user: ann }, 'found whatever the case, nothing on record');
   t.same(await lookup.find('nobody', '10.0.0.1'), { waitSeconds: 0, hasFailures: false, user: undefined }, 'an unknown name is no user');
@@ -34,4 +34,18 @@ t.test('one statement: the lock-out state of the name and of the pair, and the u
   await throttle.recordSuccess('ann', '10.0.0.1');
   t.match(await lookup.find('ann', '10.0.0.1'), { waitSeconds: 0, hasFailures: false }, 'cleared by a successful login');
   t.match(await lookup.find('nobody', '10.0.0.1'), { user: undefined });
+});
+
+t.test("the same statement brings the user's role names and effective scopes (roles ∪ direct)", async (t) => {
+  const { db } = await createTestDatabase(t);
+  const lookup = createLoginLookup(db);
+  await db.query(`insert into roles (name, scopes) values ('viewer', '{photos:read}'), ('Editor', '{photos:read,photos:upload}'), ('unused', '{admin}')`);
+  await db.query(`insert into users (username, password_hash, scopes) values ('bea', $1, '{profile,photos:read}')`, [HASH]);
+  await db.query(`insert into user_roles select u.id, r.id from users u, roles r where r.name <> 'unused'`);
+  const { user } = await lookup.find('BEA', '10.0.0.1');
+  t.same(user?.roles, ['Editor', 'viewer'], 'sorted regardless of case');
+  t.same(user?.effectiveScopes, ['photos:read', 'photos:upload', 'profile'], 'each scope once, sorted');
+  t.same(user?.scopes, ['profile', 'photos:read'], 'her direct scopes as stored');
+  await db.query(`delete from user_roles where role_id = (select id from roles where name = 'Editor')`);
+  t.same((await lookup.find('bea', '10.0.0.1')).user?.effectiveScopes, ['photos:read', 'profile'], 'a role taken away is gone at once');
 });

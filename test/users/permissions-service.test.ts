@@ -167,3 +167,25 @@ t.test('the database refuses bad permission rows itself', async (t) => {
   await db.query('delete from users');
   t.equal((await db.query<{ n: number }>('select count(*)::int as n from user_roles')).rows[0]?.n, 0, 'holdings go with the user');
 });
+
+t.test('two changes naming the same version at once: exactly one wins, the other is refused', async (t) => {
+  const { roles, users } = await services(t);
+  await roles.create({ name: 'a' });
+  await roles.create({ name: 'b' });
+  const zoe = await users.create({ username: 'zoe' });
+  const results = await Promise.allSettled(
+    ['a', 'b', 'a', 'b'].map((role) => users.update({ id: zoe.id }, { roles: [role] }, { expectedVersion: zoe.version })),
+  );
+  const won = results.filter((r) => r.status === 'fulfilled');
+  t.equal(won.length, 1, 'one update applied');
+  t.ok(
+    results.every((r) => r.status === 'fulfilled' || r.reason instanceof PreconditionFailedError),
+    'the others were refused as stale',
+  );
+  const winner = won[0]?.status === 'fulfilled' ? won[0].value : undefined;
+  t.same((await users.get({ id: zoe.id })).roles, winner?.roles, 'what is stored is the winner’s');
+
+  const role = await roles.get({ name: 'a' });
+  const renames = await Promise.allSettled(['x1', 'x2', 'x3'].map((name) => roles.update({ id: role.id }, { name }, { expectedVersion: role.version })));
+  t.equal(renames.filter((r) => r.status === 'fulfilled').length, 1, 'the same for roles');
+});

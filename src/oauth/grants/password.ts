@@ -8,7 +8,7 @@ import type { UserRepository } from '../../users/user-repository.js';
 import { OAuthError } from '../errors.js';
 import { list } from '../form.js';
 import { resolveAudience } from '../resource.js';
-import { grantScope } from '../scope.js';
+import { grantScope, userGrantScope } from '../scope.js';
 import { type TokenPolicy, tokenTtl } from './client-credentials.js';
 import type { Grant, TokenResponse } from './grant.js';
 
@@ -57,8 +57,10 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
           retryAfter: wait,
         });
       }
-      // Validate what the client asks for before spending argon2 time on it.
-      const scopes = grantScope(params.scope, client.scopes);
+      // Validate what the client asks for before spending argon2 time on it. What the user holds
+      // is checked only once she has proved who she is: an earlier refusal would tell anyone
+      // without her password which permissions she has.
+      grantScope(params.scope, client.scopes);
       const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
 
       // A user without a password costs the same argon2 work as an unknown one, and fails alike.
@@ -73,11 +75,14 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       // Most logins have no failures on record, and need no write to clear them.
       if (hasFailures) await deps.throttle.recordSuccess(username, req.ip);
       if (verdict.needsRehash) await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
+      // client ∩ user; may be empty: she still logs in, and the token carries no scope claim.
+      const scopes = userGrantScope(params.scope, client.scopes, user.effectiveScopes);
 
       const response = await deps.tokens.issue({
         sub: user.id,
         clientId: client.clientId,
         scopes,
+        roles: user.roles,
         aud,
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(deps.now().getTime() / 1000),

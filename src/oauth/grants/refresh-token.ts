@@ -44,7 +44,8 @@ export function refreshTokenGrant(deps: {
         throw new OAuthError('unauthorized_client', 'this client may not use the refresh_token grant');
       }
       const aud = resolveAudience(list(params, 'resource'), client, deps.policy.defaultAudience);
-      // What the user granted at login, less what the client may no longer ask for; the request
+      // What was granted at login, less what the user no longer holds (the rotation reads her
+      // roles and scopes as they are now) and what the client may no longer ask for; the request
       // may narrow it. A requested scope is checked inside the rotation, so a refused request
       // leaves the token unspent; without one nothing can be refused, and the rotation takes a
       // single statement.
@@ -72,6 +73,7 @@ export function refreshTokenGrant(deps: {
         sub: result.grant.userId,
         clientId: client.clientId,
         scopes,
+        roles: result.grant.roles,
         aud,
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(result.grant.authTime.getTime() / 1000),
