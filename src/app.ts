@@ -1,4 +1,8 @@
 import formbody from '@fastify/formbody';
+import { adminApi } from './admin/admin-api.js';
+import { createClientService } from './clients/client-service.js';
+import { createRoleService } from './users/role-service.js';
+import { createUserService } from './users/user-service.js';
 import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
@@ -165,6 +169,19 @@ export async function buildApp(deps: AppDeps) {
     grantTypes: [...grants.keys()],
     scopeCatalog: createScopeCatalog(db),
     endpoints: { introspection_endpoint: '/introspect', revocation_endpoint: '/revoke' },
+  });
+  // The admin API: the same services as the CLI, behind Sigil's own access tokens.
+  await adminApi(app, {
+    keys,
+    revocations,
+    audience: config.adminAudience,
+    now,
+    users: createUserService(db, passwordHasher),
+    roles: createRoleService(db),
+    clients: createClientService(createClientRepository(db), db),
+    audit,
+    graceHours: config.clientSecretGraceHours,
+    rateLimitPerMinute: config.adminRateLimitPerMinute,
   });
   return app;
 }

@@ -106,6 +106,9 @@ const EnvSchema = z.object({
     .refine((v) => v.split(',').every((o) => /^https?:\/\/[^/\s]+$/.test(o.trim())), 'must be origins like https://app.example.com, separated by commas')
     .optional(),
   SIGIL_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // The admin API (/admin/v1): the audience its tokens must carry (default <issuer>/admin), and its own rate limit.
+  SIGIL_ADMIN_AUDIENCE: z.string().min(1).optional(),
+  SIGIL_ADMIN_RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(600),
   // Access tokens and signing keys. The key settings are checked against each other in checkKeyTimings.
   SIGIL_ACCESS_TOKEN_TTL: int(1, 86400).default(600),
   SIGIL_SIGNING_ALG: z
@@ -164,6 +167,10 @@ export interface Config {
   trustProxy: boolean | number | string[];
   corsOrigins: string[];
   metricsToken: string | undefined;
+  /** The audience admin API tokens must carry (default `<issuer>/admin`). */
+  adminAudience: string;
+  /** Requests per minute per client address on /admin/v1 (0: off). */
+  adminRateLimitPerMinute: number;
   /**
    * Lifetime of access tokens in seconds, and the longest one Sigil issues: key retention is checked
    * against it, so a client's own TTL may shorten it but not exceed it (KeyService.sign refuses a
@@ -284,6 +291,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     trustProxy: parseTrustProxy(e.SIGIL_TRUST_PROXY),
     corsOrigins: e.SIGIL_CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? [],
     metricsToken: e.SIGIL_METRICS_TOKEN,
+    adminAudience: e.SIGIL_ADMIN_AUDIENCE ?? `${issuer}/admin`,
+    adminRateLimitPerMinute: e.SIGIL_ADMIN_RATE_LIMIT_PER_MINUTE,
     accessTokenTtl: e.SIGIL_ACCESS_TOKEN_TTL,
     keys,
     dpop: { proofWindowSeconds: e.SIGIL_DPOP_PROOF_WINDOW_SECONDS, nonce: e.SIGIL_DPOP_NONCE },

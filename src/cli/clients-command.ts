@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Client } from '../clients/types.js';
+import { clientJson } from '../clients/client-json.js';
 import { NotFoundError } from '../db/errors.js';
 import { CliError } from './cli-error.js';
 import { createOutput, iso, table } from './output.js';
@@ -8,24 +9,7 @@ import type { CommandContext } from './command-context.js';
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const collectWords = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];
 
-/** The client's settings as scripts see them; never a secret or a hash. */
-export function clientJson(c: Client) {
-  return {
-    client_id: c.clientId,
-    name: c.name,
-    grant_types: c.grantTypes,
-    scopes: c.scopes,
-    audience: c.audience,
-    audiences: c.audiences,
-    access_token_ttl: c.accessTokenTtlSeconds,
-    introspect: c.mayIntrospect,
-    require_dpop: c.requireDpop,
-    disabled: c.disabled,
-    previous_secret_expires_at: iso(c.previousSecretExpiresAt),
-    created_at: iso(c.createdAt),
-    updated_at: iso(c.updatedAt),
-  };
-}
+export { clientJson };
 
 function clientText(c: Client): string {
   return table([

@@ -50,7 +50,29 @@ export interface ClientRepository {
   rotateSecret(clientId: string, secretHash: Buffer, previousExpiresAt: Date): Promise<Client | undefined>;
   setDisabled(clientId: string, disabled: boolean): Promise<Client | undefined>;
   delete(clientId: string): Promise<boolean>;
+  /** The client, its row locked until the transaction ends. */
+  findForUpdate(clientId: string): Promise<Client | undefined>;
+  /** Ordered by client_id: `limit + 1` rows at most, the extra one telling of a next page. */
+  page(q: { limit: number; after?: string | undefined; namePrefix?: string | undefined }): Promise<Client[]>;
+  /** Sets the given settings (undefined: unchanged; null audience or TTL: back to the server default). */
+  update(clientId: string, changes: ClientChanges): Promise<Client | undefined>;
 }
+
+/** Settings an operator may change after creation (not the id, not the secret). */
+export type ClientChanges = Partial<Omit<ClientSettings, 'clientId'> & { disabled: boolean }>;
+
+// Column of each changeable setting: the only names that reach the SQL text.
+const CHANGE_COLUMNS: Record<keyof ClientChanges, string> = {
+  name: 'name',
+  grantTypes: 'grant_types',
+  scopes: 'scopes',
+  audience: 'audience',
+  audiences: 'audiences',
+  accessTokenTtlSeconds: 'access_token_ttl_seconds',
+  mayIntrospect: 'may_introspect',
+  requireDpop: 'require_dpop',
+  disabled: 'disabled',
+};
 
 export function createClientRepository(db: Queryable): ClientRepository {
   const one = async (sql: string, params: unknown[]) => {
@@ -79,7 +101,8 @@ export function createClientRepository(db: Queryable): ClientRepository {
         );
         return toClient(r.rows[0] as ClientRow);
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError('a client with this id already exists');
+        // Never the id itself: this message reaches admin API responses.
+        if (isUniqueViolation(err)) throw new ConflictError('a client with this client_id already exists');
         throw err;
       }
     },
@@ -103,6 +126,28 @@ export function createClientRepository(db: Queryable): ClientRepository {
       ]),
     async delete(clientId) {
       return (await db.query('delete from clients where client_id = $1 returning client_id', [clientId])).rows.length > 0;
+    },
+    findForUpdate: (clientId) => one(`select ${COLUMNS} from clients where client_id = $1 for update`, [clientId]),
+    async page({ limit, after, namePrefix }) {
+      const r = await db.query<ClientRow>(
+        `select ${COLUMNS} from clients
+         where ($1::text is null or client_id collate "C" > $1)
+           and ($2::text is null or starts_with(lower(name), lower($2)))
+         order by client_id collate "C" limit $3`,
+        [after ?? null, namePrefix ?? null, limit + 1],
+      );
+      return r.rows.map(toClient);
+    },
+    async update(clientId, changes) {
+      const sets: string[] = [];
+      const params: unknown[] = [clientId];
+      for (const [key, column] of Object.entries(CHANGE_COLUMNS) as [keyof ClientChanges, string][]) {
+        if (changes[key] === undefined) continue;
+        params.push(changes[key]);
+        sets.push(`${column} = $${params.length}`);
+      }
+      if (sets.length === 0) return this.findById(clientId);
+      return one(`update clients set ${sets.join(', ')}, updated_at = now() where client_id = $1 returning ${COLUMNS}`, params);
     },
   };
 }

@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidInputError, NotFoundError } from '../db/errors.js';
+import type { Database } from '../db/database.js';
+import { InvalidInputError, NotFoundError, PreconditionFailedError } from '../db/errors.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../db/pagination.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
-import type { ClientRepository } from './client-repository.js';
+import { type ClientChanges, type ClientRepository, createClientRepository } from './client-repository.js';
 import { type Client, GRANT_TYPES } from './types.js';
 
 // RFC 6749 §3.3 scope-token.
@@ -36,10 +38,56 @@ export interface IssuedSecret {
   clientSecret: string;
 }
 
+/** Settings that may change after creation; what is given replaces what is stored. */
+export const ClientChangesSchema = z.object({
+  name: NewClientSchema.shape.name.optional(),
+  grantTypes: NewClientSchema.shape.grantTypes.optional(),
+  scopes: z.array(z.string().regex(SCOPE_TOKEN, 'is not a valid scope token')).transform(unique).optional(),
+  audience: z.url().nullable().optional(),
+  audiences: z.array(z.url()).transform(unique).optional(),
+  accessTokenTtlSeconds: z.number().int().min(1).max(86400).nullable().optional(),
+  mayIntrospect: z.boolean().optional(),
+  disabled: z.boolean().optional(),
+});
+export type ClientUpdate = z.input<typeof ClientChangesSchema>;
+
+/** When given, the change applies only to this version of the client (clientVersion), else PreconditionFailedError. */
+export interface ExpectClient {
+  expectedVersion?: string | undefined;
+}
+
+export interface ClientListQuery extends PageRequest {
+  /** Names starting with this, case-insensitively. */
+  namePrefix?: string | undefined;
+}
+
+/**
+ * The client service under the CLI and the admin API. Errors: InvalidInputError, ConflictError
+ * (a taken client_id), NotFoundError, PreconditionFailedError (a stale expected version).
+ */
 export interface ClientService {
   create(input: NewClient): Promise<IssuedSecret>;
   /** A new secret; the old one keeps working for `graceHours` so deployments can roll over. */
-  rotateSecret(clientId: string, graceHours: number, now?: Date): Promise<IssuedSecret>;
+  rotateSecret(clientId: string, graceHours: number, now?: Date, o?: ExpectClient): Promise<IssuedSecret>;
+  get(clientId: string): Promise<Client>;
+  /** Ordered by client_id (bytewise); `next` is the cursor of the following page, or null. */
+  list(query?: ClientListQuery): Promise<Page<Client>>;
+  update(clientId: string, changes: ClientUpdate, o?: ExpectClient): Promise<Client>;
+  /** Deletes the client and its refresh-token families; returns it as it was. */
+  delete(clientId: string, o?: ExpectClient): Promise<Client>;
+}
+
+/**
+ * A client's version for ETags: a digest of everything stored about it (the secret's hash
+ * included, so a rotation is a new version). Clients have no version counter (migrations 001-005
+ * predate ETags); a digest changes whenever the row does, which is what If-Match needs.
+ */
+export function clientVersion(c: Client): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ ...c, secretHash: undefined, previousSecretHash: undefined }));
+  h.update(c.secretHash);
+  if (c.previousSecretHash) h.update(c.previousSecretHash);
+  return h.digest('base64url').slice(0, 22);
 }
 
 export function describeIssue(error: z.ZodError): string {
@@ -48,7 +96,22 @@ export function describeIssue(error: z.ZodError): string {
   return where ? `${where}: ${issue?.message}` : (issue?.message ?? 'invalid input');
 }
 
-export function createClientService(clients: ClientRepository): ClientService {
+const notFound = (_clientId: string) => new NotFoundError('no client has this id');
+
+/** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
+export function createClientService(clients: ClientRepository, db?: Database): ClientService {
+  /** Locks the client (with a db), checks the expected version, then runs `change` on it. */
+  const change = <T>(clientId: string, o: ExpectClient | undefined, fn: (repo: ClientRepository, c: Client) => Promise<T>) => {
+    const run = async (repo: ClientRepository) => {
+      const c = db ? await repo.findForUpdate(clientId) : await repo.findById(clientId);
+      if (!c) throw notFound(clientId);
+      if (o?.expectedVersion !== undefined && clientVersion(c) !== o.expectedVersion) {
+        throw new PreconditionFailedError('the client was changed since that version was read');
+      }
+      return fn(repo, c);
+    };
+    return db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
+  };
   return {
     async create(input) {
       const parsed = NewClientSchema.safeParse(input);
@@ -69,12 +132,45 @@ export function createClientService(clients: ClientRepository): ClientService {
       });
       return { client, clientSecret };
     },
-    async rotateSecret(clientId, graceHours, now = new Date()) {
+    async rotateSecret(clientId, graceHours, now = new Date(), o) {
       const clientSecret = generateClientSecret();
       const previousExpiresAt = new Date(now.getTime() + graceHours * 3_600_000);
-      const client = await clients.rotateSecret(clientId, hashClientSecret(clientSecret), previousExpiresAt);
-      if (!client) throw new NotFoundError('no client has this id');
+      const client = await change(clientId, o, (repo) => repo.rotateSecret(clientId, hashClientSecret(clientSecret), previousExpiresAt));
+      if (!client) throw notFound(clientId);
       return { client, clientSecret };
     },
+    async get(clientId) {
+      const c = await clients.findById(clientId);
+      if (!c) throw notFound(clientId);
+      return c;
+    },
+    async list(query = {}) {
+      const limit = pageSize(query.limit);
+      const after = decodeCursor(query.after);
+      const namePrefix = query.namePrefix;
+      if (namePrefix !== undefined && (namePrefix.length < 1 || namePrefix.length > 255)) {
+        throw new InvalidInputError('name_prefix must be 1 to 255 characters', { field: 'name_prefix' });
+      }
+      const rows = await clients.page({ limit, after, namePrefix });
+      return toPage(rows, limit, (c) => c.clientId);
+    },
+    async update(clientId, changes, o) {
+      const parsed = ClientChangesSchema.safeParse(changes);
+      if (!parsed.success) {
+        const field = parsed.error.issues[0]?.path.find((p) => typeof p === 'string');
+        throw new InvalidInputError(describeIssue(parsed.error), field ? { field } : {});
+      }
+      const c = parsed.data as ClientChanges;
+      return change(clientId, o, async (repo) => {
+        const updated = await repo.update(clientId, c);
+        if (!updated) throw notFound(clientId);
+        return updated;
+      });
+    },
+    delete: (clientId, o) =>
+      change(clientId, o, async (repo, c) => {
+        await repo.delete(clientId);
+        return c;
+      }),
   };
 }

@@ -9,7 +9,9 @@ export type AuditEvent =
   | { event: 'refresh_token_reused'; client_id: string }
   | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' }
   | { event: 'password_changed'; user_id: string; client_id: string; sessions_ended: number }
-  | { event: 'password_change_failed'; user_id: string; client_id: string; address: string };
+  | { event: 'password_change_failed'; user_id: string; client_id: string; address: string }
+  // A change made through the admin API: who (the admin client, and the token's subject), what, to what. Never a secret.
+  | { event: 'admin_change'; admin_client_id: string; admin_sub: string; action: string; target: string };
 
 export type Audit = (e: AuditEvent) => void;
 
