@@ -17,6 +17,7 @@ import { type ClientCache, createClientCache } from './clients/client-cache.js';
 import { createClientRepository } from './clients/client-repository.js';
 import { createScopeCatalog } from './clients/scope-catalog.js';
 import { createClientAuthenticator } from './oauth/client-auth.js';
+import { createAssertionVerifier, createJwksFetcher, createSpentAssertions } from './oauth/client-assertion.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { createGrantRegistry } from './oauth/grants/grant.js';
 import { passwordGrant } from './oauth/grants/password.js';
@@ -116,7 +117,18 @@ export async function buildApp(deps: AppDeps) {
     await clientCache.start({ onError: (err) => app.log.warn({ err }, 'client cache: version check failed') });
     app.addHook('onClose', () => clientCache.stop());
   }
-  const authenticateClient = createClientAuthenticator(clientCache, now);
+  const verifyAssertion = createAssertionVerifier(
+    {
+      issuer: config.issuer,
+      tokenEndpoint: `${config.issuer}/token`,
+      maxAgeSeconds: config.clientAssertions.maxAgeSeconds,
+      clockSkewSeconds: config.keys.clockSkewSeconds,
+      allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
+    },
+    createSpentAssertions(db, now),
+    createJwksFetcher({ allowHttpLoopback: config.clientAssertions.allowHttpLoopbackJwksUri }),
+  );
+  const authenticateClient = createClientAuthenticator(clientCache, now, verifyAssertion);
   const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
   await app.register(tokenRoute, { authenticateClient, grants, audit });
   await app.register(introspectRoute, { authenticateClient, introspect });

@@ -17,7 +17,7 @@ function createStore(db: Database, config: Config) {
     users,
     clients,
     userService: createUserService(users, createPasswordHasher(config.argon2)),
-    clientService: createClientService(clients),
+    clientService: createClientService(clients, { allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri }),
   };
 }
 export type Store = ReturnType<typeof createStore>;

@@ -4,6 +4,7 @@ import { LOCKS } from '../db/locks.js';
 import { createAccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { createLoginThrottle } from '../users/login-throttle.js';
+import { createSpentAssertions } from '../oauth/client-assertion.js';
 import { type Periodic, runEvery } from '../periodic.js';
 
 export interface PurgeTask {
@@ -55,5 +56,7 @@ export function sigilPurgeTasks(db: Database, config: Config, now: () => Date, k
     { name: 'refresh_tokens', purge: (q) => refreshTokens.purge(q, keepSeconds) },
     { name: 'revoked_access_tokens', purge: (q) => revocations.purge(q, config.keys.clockSkewSeconds) },
     { name: 'login_attempts', purge: (q) => throttle.purge(q) },
+    // A spent jti is needed only while its assertion could still be accepted (exp + clock skew).
+    { name: 'spent_client_assertions', purge: (q) => createSpentAssertions(db, now).purge(q, config.keys.clockSkewSeconds) },
   ];
 }
