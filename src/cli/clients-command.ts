@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '../clients/types.js';
 import { NotFoundError } from '../db/errors.js';
@@ -13,6 +14,9 @@ export function clientJson(c: Client) {
   return {
     client_id: c.clientId,
     name: c.name,
+    token_endpoint_auth_method: c.authMethod,
+    ...(c.jwks && { jwks: c.jwks }),
+    ...(c.jwksUri && { jwks_uri: c.jwksUri }),
     grant_types: c.grantTypes,
     scopes: c.scopes,
     audience: c.audience,
@@ -43,6 +47,21 @@ function clientText(c: Client): string {
 
 const json = () => new Option('--json', 'print JSON for scripts');
 
+/** The JSON document in a --jwks-file; what it holds is checked by the client service. */
+function readJwksFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read --jwks-file ${path}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`--jwks-file ${path} is not JSON`);
+  }
+}
+
 export function clientsCommand(ctx: CommandContext): Command {
   const cmd = new Command('clients').description('manage OAuth clients (apps and services)');
 
@@ -57,9 +76,35 @@ export function clientsCommand(ctx: CommandContext): Command {
     .option('--resource <uri>', 'a further resource (RFC 8707) it may ask tokens for (repeatable)', collect)
     .option('--ttl <seconds>', 'access-token lifetime for this client', (v) => Number(v))
     .option('--introspect', 'may introspect any token (resource servers)')
+    .addOption(new Option('--auth <method>', 'how it authenticates').choices(['client_secret_basic', 'private_key_jwt']).default('client_secret_basic'))
+    .option('--jwks-file <file>', 'private_key_jwt: a JWKS file of its public keys')
+    .option('--jwks-uri <url>', 'private_key_jwt: where Sigil fetches its public keys (https)')
     .addOption(json())
     .action((o) =>
       ctx.withStore(async ({ clientService }) => {
+        const settings = {
+          clientId: o.id,
+          name: o.name,
+          grantTypes: o.grant ?? [],
+          scopes: o.scope ?? [],
+          audience: o.audience,
+          audiences: o.resource ?? [],
+          accessTokenTtlSeconds: o.ttl,
+          mayIntrospect: Boolean(o.introspect),
+        };
+        if (o.auth === 'private_key_jwt') {
+          const client = await clientService.createWithKeys({
+            ...settings,
+            ...(o.jwksFile !== undefined && { jwks: readJwksFile(o.jwksFile) }),
+            ...(o.jwksUri !== undefined && { jwksUri: o.jwksUri }),
+          });
+          createOutput(o.json, ctx.write).print(
+            `Created client "${client.name}" (private_key_jwt: no secret).\n${clientText(client)}`,
+            clientJson(client),
+          );
+          return;
+        }
+        if (o.jwksFile !== undefined || o.jwksUri !== undefined) throw new CliError('--jwks-file and --jwks-uri need --auth private_key_jwt');
         const { client, clientSecret } = await clientService.create({
           clientId: o.id,
           name: o.name,
@@ -101,6 +146,22 @@ export function clientsCommand(ctx: CommandContext): Command {
         const client = await clients.findById(id);
         if (!client) throw new NotFoundError(`no client with id "${id}"`);
         createOutput(o.json, ctx.write).print(clientText(client), clientJson(client));
+      }),
+    );
+
+  cmd
+    .command('set-jwks <client_id>')
+    .description("replace a private_key_jwt client's public keys (list old and new keys while rolling over)")
+    .option('--jwks-file <file>', 'a JWKS file of its public keys')
+    .option('--jwks-uri <url>', 'where Sigil fetches its public keys (https)')
+    .addOption(json())
+    .action((id: string, o) =>
+      ctx.withStore(async ({ clientService }) => {
+        const client = await clientService.setJwks(id, {
+          ...(o.jwksFile !== undefined && { jwks: readJwksFile(o.jwksFile) }),
+          ...(o.jwksUri !== undefined && { jwksUri: o.jwksUri }),
+        });
+        createOutput(o.json, ctx.write).print(`Keys of "${client.clientId}" replaced.`, clientJson(client));
       }),
     );
 
