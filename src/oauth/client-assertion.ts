@@ -101,10 +101,10 @@ const MAX_URIS = 1000;
  */
 export function createJwksFetcher(o: { allowHttpLoopback: boolean; now?: () => number }): JwksFetcher {
   const now = o.now ?? (() => performance.now());
-  const cache = new Map<string, { keys: ImportedKey[]; until: number; fetchedAt: number }>();
+  const cache = new Map<string, { keys: ImportedKey[]; until: number; refetchedAt: number }>();
   const inflight = new Map<string, Promise<ImportedKey[]>>();
 
-  async function fetchKeys(uri: string): Promise<ImportedKey[]> {
+  async function fetchKeys(uri: string, refetch: boolean): Promise<ImportedKey[]> {
     if (!jwksUriAllowed(uri, o.allowHttpLoopback)) throw refuse('the client jwks_uri is not an allowed URL');
     let res: Response;
     try {
@@ -130,8 +130,9 @@ export function createJwksFetcher(o: { allowHttpLoopback: boolean; now?: () => n
     const seconds = Math.min(MAX_CACHE_S, Math.max(MIN_CACHE_S, maxAge === undefined ? DEFAULT_CACHE_S : Number(maxAge)));
     const keys = importKeys(parsed.data.keys);
     const t = now();
+    const previous = cache.get(uri);
     cache.delete(uri);
-    cache.set(uri, { keys, until: t + seconds * 1000, fetchedAt: t });
+    cache.set(uri, { keys, until: t + seconds * 1000, refetchedAt: refetch ? t : (previous?.refetchedAt ?? Number.NEGATIVE_INFINITY) });
     if (cache.size > MAX_URIS) cache.delete(cache.keys().next().value as string);
     return keys;
   }
@@ -140,10 +141,11 @@ export function createJwksFetcher(o: { allowHttpLoopback: boolean; now?: () => n
     async keys(uri, refresh) {
       const hit = cache.get(uri);
       const t = now();
-      if (hit && t < hit.until && (!refresh || t - hit.fetchedAt < REFETCH_INTERVAL_MS)) return hit.keys;
+      // An unknown kid refetches at once, but at most once per REFETCH_INTERVAL_MS per URI.
+      if (hit && t < hit.until && (!refresh || t - hit.refetchedAt < REFETCH_INTERVAL_MS)) return hit.keys;
       let p = inflight.get(uri);
       if (!p) {
-        p = fetchKeys(uri).finally(() => inflight.delete(uri));
+        p = fetchKeys(uri, hit !== undefined && refresh).finally(() => inflight.delete(uri));
         inflight.set(uri, p);
       }
       return p;
