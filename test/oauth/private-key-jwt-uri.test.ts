@@ -28,7 +28,7 @@ t.test('jwks_uri: fetched, cached, refetched on an unknown kid; size, timeout an
   let served: unknown = { keys: [a.publicJwk] };
   let hits = 0;
   let mode: 'ok' | 'big' | 'slow' | '500' = 'ok';
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     hits++;
     if (mode === 'slow') return; // never answers
     if (mode === '500') return res.writeHead(500).end();
