@@ -25,6 +25,7 @@ import { createDpopCheck } from './oauth/dpop/dpop-check.js';
 import { createDpopNonces } from './oauth/dpop/dpop-nonce.js';
 import { createDpopReplayStore } from './oauth/dpop/dpop-replay.js';
 import { randomBytes } from 'node:crypto';
+import { createAssertionVerifier, createJwksFetcher, createSpentAssertions } from './oauth/client-assertion.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';
 import { createGrantRegistry } from './oauth/grants/grant.js';
 import { passwordGrant } from './oauth/grants/password.js';
@@ -137,7 +138,18 @@ export async function buildApp(deps: AppDeps) {
     await clientCache.start({ onError: (err) => app.log.warn({ err }, 'client cache: version check failed') });
     app.addHook('onClose', () => clientCache.stop());
   }
-  const authenticateClient = createClientAuthenticator(clientCache, now);
+  const verifyAssertion = createAssertionVerifier(
+    {
+      issuer: config.issuer,
+      tokenEndpoint: `${config.issuer}/token`,
+      maxAgeSeconds: config.clientAssertions.maxAgeSeconds,
+      clockSkewSeconds: config.keys.clockSkewSeconds,
+      allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
+    },
+    createSpentAssertions(db, now),
+    createJwksFetcher({ allowHttpLoopback: config.clientAssertions.allowHttpLoopbackJwksUri }),
+  );
+  const authenticateClient = createClientAuthenticator(clientCache, now, verifyAssertion);
   const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
   const dpop = createDpopCheck({
     replay: createDpopReplayStore(db),
@@ -178,7 +190,10 @@ export async function buildApp(deps: AppDeps) {
     now,
     users: createUserService(db, passwordHasher),
     roles: createRoleService(db),
-    clients: createClientService(createClientRepository(db), db),
+    clients: createClientService(createClientRepository(db), {
+      db,
+      allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
+    }),
     audit,
     graceHours: config.clientSecretGraceHours,
     rateLimitPerMinute: config.adminRateLimitPerMinute,

@@ -79,6 +79,10 @@ const EnvSchema = z.object({
   SIGIL_CLIENT_SECRET_GRACE_HOURS: int(0, 24 * 365).default(24),
   // Clients kept in memory per instance (src/clients/client-cache.ts); 0: read the database on every request.
   SIGIL_CLIENT_CACHE_SIZE: int(0, 1_000_000).default(1000),
+  // private_key_jwt: how far ahead of now a client assertion's exp may be (RFC 7523 §3: short-lived).
+  SIGIL_CLIENT_ASSERTION_MAX_AGE_SECONDS: int(10, 3600).default(300),
+  // Development only: accept and fetch http:// jwks_uri on loopback addresses (127.0.0.1, [::1], localhost).
+  SIGIL_CLIENT_JWKS_ALLOW_HTTP_LOOPBACK: flag.default(false),
   SIGIL_DEMO: flag.default(true),
   // Tokens: the audience when neither the request nor the client names one (default: the issuer).
   SIGIL_DEFAULT_AUDIENCE: z.string().min(1).optional(),
@@ -153,6 +157,8 @@ export interface Config {
   clientSecretGraceHours: number;
   /** Most clients cached in memory; changes reach every instance within about 2 s (0: no cache). */
   clientCacheSize: number;
+  /** private_key_jwt client assertions (src/oauth/client-assertion.ts). */
+  clientAssertions: ClientAssertionSettings;
   /** Create a demo client and user when the embedded database starts empty. */
   demo: boolean;
   defaultAudience: string;
@@ -187,6 +193,13 @@ export interface DpopConfig {
   proofWindowSeconds: number;
   /** Require a server nonce in every proof (§8); a nonce lasts one to two windows. */
   nonce: boolean;
+}
+
+export interface ClientAssertionSettings {
+  /** The longest an assertion may still be valid when it arrives (its exp - now), seconds. */
+  maxAgeSeconds: number;
+  /** Accept and fetch http:// jwks_uri on loopback addresses (development and tests). */
+  allowHttpLoopbackJwksUri: boolean;
 }
 
 /** Signing keys: algorithm, life-cycle timings (seconds) and the key-encryption keys. */
@@ -271,6 +284,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     clientSecretGraceHours: e.SIGIL_CLIENT_SECRET_GRACE_HOURS,
     clientCacheSize: e.SIGIL_CLIENT_CACHE_SIZE,
+    clientAssertions: {
+      maxAgeSeconds: e.SIGIL_CLIENT_ASSERTION_MAX_AGE_SECONDS,
+      allowHttpLoopbackJwksUri: e.SIGIL_CLIENT_JWKS_ALLOW_HTTP_LOOPBACK,
+    },
     demo: e.SIGIL_DEMO,
     defaultAudience: e.SIGIL_DEFAULT_AUDIENCE ?? issuer,
     login: {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '../clients/types.js';
 import { clientJson } from '../clients/client-json.js';
@@ -29,6 +30,21 @@ function clientText(c: Client): string {
 
 const json = () => new Option('--json', 'print JSON for scripts');
 
+/** The JSON document in a --jwks-file; what it holds is checked by the client service. */
+function readJwksFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read --jwks-file ${path}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`--jwks-file ${path} is not JSON`);
+  }
+}
+
 export function clientsCommand(ctx: CommandContext): Command {
   const cmd = new Command('clients').description('manage OAuth clients (apps and services)');
 
@@ -44,9 +60,36 @@ export function clientsCommand(ctx: CommandContext): Command {
     .option('--ttl <seconds>', 'access-token lifetime for this client', (v) => Number(v))
     .option('--introspect', 'may introspect any token (resource servers)')
     .option('--require-dpop', 'refuse its token requests that carry no DPoP proof (RFC 9449)')
+    .addOption(new Option('--auth <method>', 'how it authenticates').choices(['client_secret_basic', 'private_key_jwt']).default('client_secret_basic'))
+    .option('--jwks-file <file>', 'private_key_jwt: a JWKS file of its public keys')
+    .option('--jwks-uri <url>', 'private_key_jwt: where Sigil fetches its public keys (https)')
     .addOption(json())
     .action((o) =>
       ctx.withStore(async ({ clientService }) => {
+        const settings = {
+          clientId: o.id,
+          name: o.name,
+          grantTypes: o.grant ?? [],
+          scopes: o.scope ?? [],
+          audience: o.audience,
+          audiences: o.resource ?? [],
+          accessTokenTtlSeconds: o.ttl,
+          mayIntrospect: Boolean(o.introspect),
+          requireDpop: Boolean(o.requireDpop),
+        };
+        if (o.auth === 'private_key_jwt') {
+          const client = await clientService.createWithKeys({
+            ...settings,
+            ...(o.jwksFile !== undefined && { jwks: readJwksFile(o.jwksFile) }),
+            ...(o.jwksUri !== undefined && { jwksUri: o.jwksUri }),
+          });
+          createOutput(o.json, ctx.write).print(
+            `Created client "${client.name}" (private_key_jwt: no secret).\n${clientText(client)}`,
+            clientJson(client),
+          );
+          return;
+        }
+        if (o.jwksFile !== undefined || o.jwksUri !== undefined) throw new CliError('--jwks-file and --jwks-uri need --auth private_key_jwt');
         const { client, clientSecret } = await clientService.create({
           clientId: o.id,
           name: o.name,
@@ -89,6 +132,22 @@ export function clientsCommand(ctx: CommandContext): Command {
         const client = await clients.findById(id);
         if (!client) throw new NotFoundError(`no client with id "${id}"`);
         createOutput(o.json, ctx.write).print(clientText(client), clientJson(client));
+      }),
+    );
+
+  cmd
+    .command('set-jwks <client_id>')
+    .description("replace a private_key_jwt client's public keys (list old and new keys while rolling over)")
+    .option('--jwks-file <file>', 'a JWKS file of its public keys')
+    .option('--jwks-uri <url>', 'where Sigil fetches its public keys (https)')
+    .addOption(json())
+    .action((id: string, o) =>
+      ctx.withStore(async ({ clientService }) => {
+        const client = await clientService.setJwks(id, {
+          ...(o.jwksFile !== undefined && { jwks: readJwksFile(o.jwksFile) }),
+          ...(o.jwksUri !== undefined && { jwksUri: o.jwksUri }),
+        });
+        createOutput(o.json, ctx.write).print(`Keys of "${client.clientId}" replaced.`, clientJson(client));
       }),
     );
 

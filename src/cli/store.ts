@@ -21,7 +21,10 @@ function createStore(db: Database, config: Config) {
     hasher,
     userService: createUserService(db, hasher),
     roleService: createRoleService(db),
-    clientService: createClientService(clients),
+    clientService: createClientService(clients, {
+      db,
+      allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
+    }),
   };
 }
 export type Store = ReturnType<typeof createStore>;

@@ -7,6 +7,9 @@ export function clientJson(c: Client) {
   return {
     client_id: c.clientId,
     name: c.name,
+    token_endpoint_auth_method: c.authMethod,
+    ...(c.jwks && { jwks: c.jwks }),
+    ...(c.jwksUri && { jwks_uri: c.jwksUri }),
     grant_types: c.grantTypes as string[],
     scopes: c.scopes,
     audience: c.audience,

@@ -5,6 +5,7 @@ import { InvalidInputError, NotFoundError, PreconditionFailedError } from '../db
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../db/pagination.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
 import { type ClientChanges, type ClientRepository, createClientRepository } from './client-repository.js';
+import { jwksUriSchema, PublicJwksSchema } from './public-jwks.js';
 import { type Client, GRANT_TYPES } from './types.js';
 
 // RFC 6749 §3.3 scope-token.
@@ -31,6 +32,26 @@ export const NewClientSchema = z.object({
   requireDpop: z.boolean().default(false),
 });
 export type NewClient = z.input<typeof NewClientSchema>;
+
+/** Where a private_key_jwt client's public keys come from: inline, or a URL Sigil fetches (exactly one). */
+function keySourceSchema(allowHttpLoopback: boolean) {
+  return z
+    .object({ jwks: PublicJwksSchema.optional(), jwksUri: jwksUriSchema(allowHttpLoopback).optional() })
+    .refine((k) => (k.jwks === undefined) !== (k.jwksUri === undefined), 'give either jwks or jwksUri, not both and not neither');
+}
+export interface KeySource {
+  /** A JWKS document (RFC 7517 §5): public keys only. */
+  jwks?: unknown;
+  jwksUri?: string;
+}
+export type NewKeyClient = NewClient & KeySource;
+
+export interface ClientServiceOptions {
+  /** Accept http:// jwks_uri on loopback addresses (development and tests only). */
+  allowHttpLoopbackJwksUri?: boolean;
+  /** For changes that must see the row they change (If-Match); without it, plain statements. */
+  db?: Database;
+}
 
 export interface IssuedSecret {
   client: Client;
@@ -69,6 +90,10 @@ export interface ClientService {
   create(input: NewClient): Promise<IssuedSecret>;
   /** A new secret; the old one keeps working for `graceHours` so deployments can roll over. */
   rotateSecret(clientId: string, graceHours: number, now?: Date, o?: ExpectClient): Promise<IssuedSecret>;
+  /** A private_key_jwt client (RFC 7523 §2.2): public keys and no secret at all. */
+  createWithKeys(input: NewKeyClient): Promise<Client>;
+  /** Replaces a private_key_jwt client's keys (rotation: publish the new key beside the old, then drop the old). */
+  setJwks(clientId: string, keys: KeySource): Promise<Client>;
   get(clientId: string): Promise<Client>;
   /** Ordered by client_id (bytewise); `next` is the cursor of the following page, or null. */
   list(query?: ClientListQuery): Promise<Page<Client>>;
@@ -85,7 +110,7 @@ export interface ClientService {
 export function clientVersion(c: Client): string {
   const h = createHash('sha256');
   h.update(JSON.stringify({ ...c, secretHash: undefined, previousSecretHash: undefined }));
-  h.update(c.secretHash);
+  if (c.secretHash) h.update(c.secretHash);
   if (c.previousSecretHash) h.update(c.previousSecretHash);
   return h.digest('base64url').slice(0, 22);
 }
@@ -99,7 +124,8 @@ export function describeIssue(error: z.ZodError): string {
 const notFound = (_clientId: string) => new NotFoundError('no client has this id');
 
 /** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
-export function createClientService(clients: ClientRepository, db?: Database): ClientService {
+export function createClientService(clients: ClientRepository, o: ClientServiceOptions = {}): ClientService {
+  const db = o.db;
   /** Locks the client (with a db), checks the expected version, then runs `change` on it. */
   const change = <T>(clientId: string, o: ExpectClient | undefined, fn: (repo: ClientRepository, c: Client) => Promise<T>) => {
     const run = async (repo: ClientRepository) => {
@@ -112,11 +138,15 @@ export function createClientService(clients: ClientRepository, db?: Database): C
     };
     return db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
   };
+  const KeySourceSchema = keySourceSchema(o.allowHttpLoopbackJwksUri ?? false);
+  const parse = <T extends z.ZodType>(schema: T, input: unknown, where?: string): z.output<T> => {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) throw new InvalidInputError(`${where ? `${where}: ` : ''}${describeIssue(parsed.error)}`);
+    return parsed.data;
+  };
   return {
     async create(input) {
-      const parsed = NewClientSchema.safeParse(input);
-      if (!parsed.success) throw new InvalidInputError(describeIssue(parsed.error));
-      const c = parsed.data;
+      const c = parse(NewClientSchema, input);
       const clientSecret = generateClientSecret();
       const client = await clients.insert({
         clientId: c.clientId ?? randomBytes(16).toString('base64url'),
@@ -172,5 +202,30 @@ export function createClientService(clients: ClientRepository, db?: Database): C
         await repo.delete(clientId);
         return c;
       }),
+    async createWithKeys(input) {
+      const { jwks, jwksUri, ...rest } = input;
+      const c = parse(NewClientSchema, rest);
+      const keys = parse(KeySourceSchema, { jwks, jwksUri });
+      return clients.insert({
+        clientId: c.clientId ?? randomBytes(16).toString('base64url'),
+        name: c.name,
+        grantTypes: c.grantTypes,
+        scopes: c.scopes,
+        audience: c.audience ?? null,
+        audiences: c.audiences,
+        accessTokenTtlSeconds: c.accessTokenTtlSeconds ?? null,
+        mayIntrospect: c.mayIntrospect,
+        requireDpop: c.requireDpop,
+        authMethod: 'private_key_jwt',
+        jwks: keys.jwks ?? null,
+        jwksUri: keys.jwksUri ?? null,
+      });
+    },
+    async setJwks(clientId, input) {
+      const keys = parse(KeySourceSchema, { jwks: input.jwks, jwksUri: input.jwksUri });
+      const client = await clients.setJwks(clientId, { jwks: keys.jwks ?? null, jwksUri: keys.jwksUri ?? null });
+      if (!client) throw new NotFoundError(`no private_key_jwt client with id "${clientId}"`);
+      return client;
+    },
   };
 }

@@ -1,10 +1,23 @@
 export const GRANT_TYPES = ['client_credentials', 'password'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
+/** How a client proves itself at the token endpoint (RFC 7591 token_endpoint_auth_method). */
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** A public JWK as registered for private_key_jwt (RFC 7517). */
+export type PublicJwk = Record<string, unknown>;
+
 export interface Client {
   clientId: string;
   name: string;
-  secretHash: Buffer;
+  /** client_secret_basic and client_secret_post accept either; private_key_jwt only signed assertions. */
+  authMethod: AuthMethod;
+  /** Null for private_key_jwt clients, which have no secret. */
+  secretHash: Buffer | null;
+  /** private_key_jwt: the public keys inline, or where to fetch them (exactly one of the two). */
+  jwks: { keys: PublicJwk[] } | null;
+  jwksUri: string | null;
   previousSecretHash: Buffer | null;
   previousSecretExpiresAt: Date | null;
   grantTypes: GrantType[];

@@ -41,7 +41,7 @@ function objectOf(segment: string, refuse: () => Error): Record<string, unknown>
 // As jose compares them: "at+jwt" and "application/at+jwt" are the same type (RFC 7515 §4.1.9).
 const normalizeTyp = (typ: string) => (typ.includes('/') ? typ.toLowerCase() : `application/${typ.toLowerCase()}`);
 
-function checkSignature(key: VerificationKey, signingInput: string, signature: string): Promise<boolean> {
+export function checkSignature(key: VerificationKey, signingInput: string, signature: string): Promise<boolean> {
   const { digest, options } = JWS_ALGORITHMS[key.alg];
   return new Promise((resolve) => {
     try {

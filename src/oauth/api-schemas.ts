@@ -10,6 +10,8 @@ const repeatable = (description: string) => z.union([z.string(), z.array(z.strin
 const clientAuth = {
   client_id: param('client_secret_post: the client id (or use HTTP Basic)'),
   client_secret: param('client_secret_post: the client secret (or use HTTP Basic)'),
+  client_assertion_type: param('private_key_jwt: urn:ietf:params:oauth:client-assertion-type:jwt-bearer'),
+  client_assertion: param('private_key_jwt: a JWT signed with the client key (RFC 7523 §2.2)'),
 };
 
 export const OAuthErrorSchema = z

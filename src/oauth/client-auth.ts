@@ -3,6 +3,7 @@ import { clientSecretMatches } from '../clients/client-secrets.js';
 import type { Client } from '../clients/types.js';
 import { OAuthError } from './errors.js';
 import { type FormParams, single } from './form.js';
+import { assertionSubject, JWT_BEARER, type VerifyAssertion } from './client-assertion.js';
 
 export interface ClientCredentials {
   clientId: string;
@@ -81,8 +82,35 @@ export type AuthenticateClient = (req: FastifyRequest, params: FormParams) => Pr
  * Authenticates the calling client. Unknown client, wrong secret and disabled client fail the same
  * way; the previous secret counts until its grace period ends.
  */
-export function createClientAuthenticator(clients: ClientLookup, now: () => Date = () => new Date()): AuthenticateClient {
+export function createClientAuthenticator(
+  clients: ClientLookup,
+  now: () => Date = () => new Date(),
+  verifyAssertion?: VerifyAssertion,
+): AuthenticateClient {
+  async function byAssertion(req: FastifyRequest, params: FormParams, assertion: string): Promise<Client> {
+    // RFC 6749 §2.3: one method per request.
+    if (req.headers.authorization !== undefined || single(params, 'client_secret') !== undefined) {
+      throw failed('use one client authentication method: client_assertion, not with Basic or client_secret');
+    }
+    if (single(params, 'client_assertion_type') !== JWT_BEARER) throw failed(`client_assertion_type must be ${JWT_BEARER}`);
+    if (!verifyAssertion) throw failed('private_key_jwt is not enabled');
+    const clientId = assertionSubject(assertion);
+    const bodyId = single(params, 'client_id');
+    if (bodyId !== undefined && bodyId !== clientId) throw failed('client_id differs from the client assertion iss and sub');
+    if (clientId.length > MAX_CREDENTIAL_LENGTH || /\p{Cc}/u.test(clientId)) throw failed();
+    const client = await clients.findById(clientId);
+    if (!client || client.disabled) throw failed();
+    if (client.authMethod !== 'private_key_jwt') throw failed('this client is registered to authenticate with a secret, not an assertion');
+    await verifyAssertion(client, assertion, now());
+    return client;
+  }
+
   return async (req, params) => {
+    const assertion = single(params, 'client_assertion');
+    if (assertion !== undefined || single(params, 'client_assertion_type') !== undefined) {
+      if (assertion === undefined) throw failed('client_assertion_type was sent without a client_assertion');
+      return byAssertion(req, params, assertion);
+    }
     const { clientId, clientSecret } = readClientCredentials(req, params);
     // No client_id holds a control character (the schema forbids them); such a request cannot match.
     if (clientId.length > MAX_CREDENTIAL_LENGTH || clientSecret.length > MAX_CREDENTIAL_LENGTH || /\p{Cc}/u.test(clientId)) {
@@ -92,6 +120,10 @@ export function createClientAuthenticator(clients: ClientLookup, now: () => Date
     if (!client) {
       clientSecretMatches(clientSecret, []); // same work as a known client
       throw failed();
+    }
+    if (!client.secretHash) {
+      clientSecretMatches(clientSecret, []);
+      throw failed('this client is registered for private_key_jwt: send a client_assertion, not a secret');
     }
     const previous =
       client.previousSecretExpiresAt && client.previousSecretExpiresAt > now() ? client.previousSecretHash : null;

@@ -10,7 +10,9 @@ export interface MetadataRouteOptions {
   endpoints?: Record<string, string>;
 }
 
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+// The algorithms a private_key_jwt client assertion may be signed with (never none or HMAC).
+const ASSERTION_SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 /** RFC 8414 authorization server metadata. The issuer is the one in every token. */
@@ -28,6 +30,7 @@ export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOption
       jwks_uri: at('/.well-known/jwks.json'),
       grant_types_supported: o.grantTypes,
       token_endpoint_auth_methods_supported: AUTH_METHODS,
+      token_endpoint_auth_signing_alg_values_supported: ASSERTION_SIGNING_ALGS,
       scopes_supported: await o.scopeCatalog.scopes(),
       // No authorization endpoint: Sigil serves the token-endpoint grants only.
       response_types_supported: [],
@@ -36,6 +39,7 @@ export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOption
         Object.entries(o.endpoints ?? {}).flatMap(([name, path]) => [
           [name, at(path)],
           [`${name}_auth_methods_supported`, AUTH_METHODS],
+          [`${name}_auth_signing_alg_values_supported`, ASSERTION_SIGNING_ALGS],
         ]),
       ),
     };

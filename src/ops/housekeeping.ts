@@ -5,6 +5,7 @@ import { createDpopReplayStore } from '../oauth/dpop/dpop-replay.js';
 import { createAccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { createLoginThrottle } from '../users/login-throttle.js';
+import { createSpentAssertions } from '../oauth/client-assertion.js';
 import { type Periodic, runEvery } from '../periodic.js';
 
 export interface PurgeTask {
@@ -58,5 +59,7 @@ export function sigilPurgeTasks(db: Database, config: Config, now: () => Date, k
     { name: 'login_attempts', purge: (q) => throttle.purge(q) },
     // Spent DPoP proof ids are needed only while their proof could still be accepted.
     { name: 'dpop_proof_jtis', purge: (q) => createDpopReplayStore(q).purge(q, now()) },
+    // A spent jti is needed only while its assertion could still be accepted (exp + clock skew).
+    { name: 'spent_client_assertions', purge: (q) => createSpentAssertions(db, now).purge(q, config.keys.clockSkewSeconds) },
   ];
 }

@@ -230,7 +230,10 @@ function fakeDb(version: { value: number; fail: boolean }): Database {
 const client = (clientId: string): Client => ({
   clientId,
   name: clientId,
+  authMethod: 'client_secret_basic',
   secretHash: Buffer.alloc(32),
+  jwks: null,
+  jwksUri: null,
   previousSecretHash: null,
   previousSecretExpiresAt: null,
   grantTypes: ['client_credentials'],
