@@ -26,14 +26,29 @@ const signJwt = async (claims: Record<string, unknown>) => {
 
 const json = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, unknown>;
 
-/** The proof's key thumbprint, or undefined when the proof is not good. */
-async function checkProof(proof: string | undefined): Promise<string | undefined> {
-  const [h, p, s] = proof?.split('.') ?? [];
-  if (!h || !p || !s) return undefined;
+// As Sigil does (src/oauth/dpop/dpop-proof.ts): a key's proofs share a header segment, parsed and
+// imported once.
+const headers = new Map<string, { key: KeyObject; jkt: string }>();
+function headerOf(h: string): { key: KeyObject; jkt: string } | undefined {
+  const cached = headers.get(h);
+  if (cached) return cached;
   const header = json(h);
   const jwk = header.jwk as Record<string, string> | undefined;
   if (header.typ !== 'dpop+jwt' || header.alg !== 'ES256' || !jwk || 'd' in jwk) return undefined;
   const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  const jkt = createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  if (headers.size >= 1000) headers.clear();
+  headers.set(h, { key, jkt });
+  return { key, jkt };
+}
+
+/** The proof's key thumbprint, or undefined when the proof is not good. */
+async function checkProof(proof: string | undefined): Promise<string | undefined> {
+  const [h, p, s] = proof?.split('.') ?? [];
+  if (!h || !p || !s) return undefined;
+  const checked = headerOf(h);
+  if (!checked) return undefined;
+  const { key, jkt } = checked;
   const ok = await new Promise<boolean>((resolve) =>
     verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'), (err, good) => resolve(!err && good)),
   );
@@ -42,7 +57,7 @@ async function checkProof(proof: string | undefined): Promise<string | undefined
   const now = Date.now() / 1000;
   if (claims.htm !== 'POST' || claims.htu !== TOKEN_URL || typeof claims.jti !== 'string') return undefined;
   if (typeof claims.iat !== 'number' || claims.iat > now + 60 || claims.iat < now - WINDOW_SECONDS) return undefined;
-  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  return jkt;
 }
 
 const app = await ceilingServer();
