@@ -184,9 +184,22 @@ export function createUserImporter(
       };
 
       let pending: Candidate[] = [];
+      // One batch is written while the next is read and parsed; each write starts after the one
+      // before has committed, so it sees the users that one wrote.
+      let writing: Promise<void> = Promise.resolve();
       const flush = async () => {
         const batch = pending;
         pending = [];
+        const previous = writing;
+        writing = (async () => {
+          await previous;
+          await store(batch);
+        })();
+        // Surfaced at the next flush (or the end); marked handled meanwhile.
+        writing.catch(() => {});
+        await previous;
+      };
+      const store = async (batch: Candidate[]) => {
         if (batch.length === 0) return;
         // Plain passwords are hashed before the transaction opens, so it stays short; the
         // hasher's gate bounds how many argon2 hashes run at once.
@@ -246,6 +259,7 @@ export function createUserImporter(
         }
       }
       await flush();
+      await writing;
       // A repeated name is refused when read, the lines of its batch when the batch is written.
       summary.rejections.sort((a, b) => a.line - b.line);
       return summary;
