@@ -23,7 +23,7 @@ import { createScopeCatalog } from './clients/scope-catalog.js';
 import { createClientAuthenticator } from './oauth/client-auth.js';
 import { createDpopCheck } from './oauth/dpop/dpop-check.js';
 import { createDpopNonces } from './oauth/dpop/dpop-nonce.js';
-import { createDpopReplayStore } from './oauth/dpop/dpop-replay.js';
+import { createDpopReplayStore } from './tokens/dpop-proof-jtis.js';
 import { randomBytes } from 'node:crypto';
 import { createAssertionVerifier, createJwksFetcher, createSpentAssertions } from './oauth/client-assertion.js';
 import { clientCredentialsGrant } from './oauth/grants/client-credentials.js';

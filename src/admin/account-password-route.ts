@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { authChallenge } from '../http/error-text.js';
 import type { Audit } from '../ops/audit.js';
 import { bearerToken, type BearerVerifier } from '../tokens/bearer-verifier.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
@@ -32,7 +33,7 @@ const challenge = (reply: FastifyReply, description?: string) =>
     .code(401)
     .header(
       'www-authenticate',
-      description ? `Bearer realm="sigil", error="invalid_token", error_description="${description}"` : 'Bearer realm="sigil"',
+      authChallenge('Bearer', description ? { realm: 'sigil', error: 'invalid_token', error_description: description } : { realm: 'sigil' }),
     )
     .type(PROBLEM)
     .send({ type: 'urn:sigil:problem:unauthorized', title: description ?? 'a Bearer access token is needed', status: 401 });

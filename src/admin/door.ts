@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenVerifier } from '../oauth/introspect-route.js';
+import { createBearerVerifier, type SignatureVerifier as TokenVerifier } from '../tokens/bearer-verifier.js';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { Problem } from './problem.js';
 
@@ -32,6 +32,13 @@ export interface DoorDeps {
 const invalidToken = (detail: string) =>
   new Problem('invalid-token', detail, { challenge: `Bearer ${REALM}, error="invalid_token", error_description="${detail}"` });
 
+const REFUSED = {
+  invalid: 'the access token is invalid or expired',
+  audience: 'the access token is not for the admin API audience',
+  revoked: 'the access token was revoked',
+  disabled: 'the client or user of the access token is disabled or gone',
+} as const;
+
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /**
@@ -41,6 +48,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
  * a user's token) still enabled. Descriptions are fixed strings, never the token or the header.
  */
 export function createDoor(d: DoorDeps) {
+  const verifyBearer = createBearerVerifier(d);
   return async function authenticate(req: FastifyRequest, access: AdminAccess): Promise<AdminCaller> {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
@@ -48,23 +56,11 @@ export function createDoor(d: DoorDeps) {
     // RFC 6750 §3.1: a request without credentials gets the challenge and no error code.
     if (!token) throw new Problem('unauthorized', 'send an admin access token as Authorization: Bearer', { challenge: `Bearer ${REALM}` });
 
-    const claims = await d.keys.verify(token).catch(() => undefined);
-    if (!claims) throw invalidToken('the access token is invalid or expired');
-    const exp = claims.exp;
-    if (typeof exp !== 'number' || exp * 1000 <= d.now().getTime()) throw invalidToken('the access token is invalid or expired');
-    const aud = claims.aud;
-    const audiences = Array.isArray(aud) ? aud : [aud];
-    if (!audiences.includes(d.audience)) throw invalidToken('the access token is not for the admin API audience');
-    const jti = str(claims.jti);
-    const clientId = str(claims.client_id);
-    const sub = str(claims.sub);
-    if (!jti || !clientId || !sub) throw invalidToken('the access token is invalid or expired');
-    const isUserToken = claims.auth_time !== undefined;
-    const status = await d.revocations.status({ jti, clientId, userId: isUserToken ? sub : undefined });
-    if (status.revoked) throw invalidToken('the access token was revoked');
-    if (!status.clientEnabled || (isUserToken && !status.username)) {
-      throw invalidToken('the client or user of the access token is disabled or gone');
-    }
+    const verdict = await verifyBearer(token, { audience: d.audience });
+    if (!verdict.ok) throw invalidToken(REFUSED[verdict.reason]);
+    const { claims, clientId } = verdict;
+    const jti = String(claims.jti);
+    const sub = String(claims.sub);
 
     const scopes = (str(claims.scope) ?? '').split(' ').filter(Boolean);
     const allowed = scopes.includes(ADMIN_WRITE) || (access === 'read' && scopes.includes(ADMIN_READ));

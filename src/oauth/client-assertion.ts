@@ -1,10 +1,12 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import type { Queryable } from '../db/database.js';
 import type { Client, PublicJwk } from '../clients/types.js';
 import { ASSERTION_ALGS, jwksUriAllowed, PublicJwksSchema } from '../clients/public-jwks.js';
 import type { SigningAlg } from '../config.js';
 import { checkSignature } from '../keys/jws-verifier.js';
 import { OAuthError } from './errors.js';
+import type { SpentAssertions } from '../clients/spent-assertions.js';
+
+export { createSpentAssertions, type SpentAssertions } from '../clients/spent-assertions.js';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MAX_ASSERTION_LENGTH = 8192;
@@ -57,30 +59,6 @@ function importKeys(keys: PublicJwk[]): ImportedKey[] {
   }));
 }
 
-export interface SpentAssertions {
-  /** Records a jti as used; false when it was already (a replay, on whichever instance). */
-  spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
-}
-
-export function createSpentAssertions(db: Queryable, now: () => Date = () => new Date()): SpentAssertions {
-  return {
-    async spend(clientId, jti, expiresAt) {
-      const r = await db.query(
-        `insert into spent_client_assertions (client_id, jti, expires_at) values ($1, $2, $3)
-         on conflict do nothing returning jti`,
-        [clientId, jti, expiresAt],
-      );
-      return r.rows.length === 1;
-    },
-    async purge(q, keepSeconds) {
-      const r = await q.query('delete from spent_client_assertions where expires_at < $1 returning jti', [
-        new Date(now().getTime() - keepSeconds * 1000),
-      ]);
-      return r.rows.length;
-    },
-  };
-}
 
 export interface JwksFetcher {
   /** The keys at `uri`; `refresh` asks for a refetch (an unknown kid), granted at most every few seconds. */

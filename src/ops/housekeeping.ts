@@ -1,11 +1,11 @@
 import type { Config } from '../config.js';
 import type { Database, Queryable } from '../db/database.js';
 import { LOCKS } from '../db/locks.js';
-import { createDpopReplayStore } from '../oauth/dpop/dpop-replay.js';
+import { createDpopReplayStore } from '../tokens/dpop-proof-jtis.js';
 import { createAccessTokenRevocations } from '../tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { createLoginThrottle } from '../users/login-throttle.js';
-import { createSpentAssertions } from '../oauth/client-assertion.js';
+import { createSpentAssertions } from '../clients/spent-assertions.js';
 import { type Periodic, runEvery } from '../periodic.js';
 
 export interface PurgeTask {

@@ -7,8 +7,11 @@ export interface SignatureVerifier {
 
 export type BearerVerdict =
   | { ok: true; claims: Record<string, unknown>; clientId: string; userId: string | undefined; username: string | undefined }
-  | { ok: false };
+  /** invalid: bad signature, typ, issuer, shape or expired; audience: minted for another API;
+   * revoked: its jti was revoked; disabled: its client or user is disabled or gone. */
+  | { ok: false; reason: 'invalid' | 'audience' | 'revoked' | 'disabled' };
 
+const INVALID = { ok: false, reason: 'invalid' } as const;
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
@@ -20,19 +23,21 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
  */
 export function createBearerVerifier(d: { keys: SignatureVerifier; revocations: AccessTokenRevocations; now: () => Date }) {
   return async (token: string, o: { audience?: string } = {}): Promise<BearerVerdict> => {
-    if (!JWT_SHAPE.test(token)) return { ok: false };
+    if (!JWT_SHAPE.test(token)) return INVALID;
     const claims = await d.keys.verify(token).catch(() => undefined);
     const jti = str(claims?.jti);
     const clientId = str(claims?.client_id);
-    if (!claims || !jti || !clientId) return { ok: false };
-    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= d.now().getTime()) return { ok: false };
+    if (!claims || !jti || !clientId || !str(claims.sub)) return INVALID;
+    // Sigil keeps the time here: no clock-skew allowance past exp, as in introspection.
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= d.now().getTime()) return INVALID;
     if (o.audience !== undefined) {
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!aud.includes(o.audience)) return { ok: false };
+      if (!aud.includes(o.audience)) return { ok: false, reason: 'audience' };
     }
     const userId = claims.auth_time !== undefined ? str(claims.sub) : undefined;
     const status = await d.revocations.status({ jti, clientId, userId });
-    if (status.revoked || !status.clientEnabled || (userId !== undefined && !status.username)) return { ok: false };
+    if (status.revoked) return { ok: false, reason: 'revoked' };
+    if (!status.clientEnabled || (userId !== undefined && !status.username)) return { ok: false, reason: 'disabled' };
     return { ok: true, claims, clientId, userId, username: status.username };
   };
 }

@@ -12,7 +12,7 @@ t.test('oauth4webapi obtains and refreshes DPoP-bound tokens, through the nonce 
   const { app, seed } = await buildTestApp(t, { env: { SIGIL_ISSUER: issuerUrl, SIGIL_DPOP_NONCE: 'true' } });
   await app.listen({ port, host: '127.0.0.1' });
   const registered = await seed.client({ grantTypes: ['client_credentials', 'password'], scopes: ['read'], requireDpop: true });
-  await seed.user('ada', 'ada-password');
+  await seed.user('ada', 'ada-password', { scopes: ['read'] });
 
   const insecure = { [oauth.allowInsecureRequests]: true };
   const issuer = new URL(issuerUrl);

@@ -158,7 +158,7 @@ t.test('spent proof ids are purged by housekeeping once their proof has expired'
 t.test('a DPoP login binds its refresh tokens to the key: another key or no proof is refused', async (t) => {
   const ctx = await buildTestApp(t);
   const client = await ctx.seed.client({ grantTypes: ['password'], scopes: ['read'] });
-  await ctx.seed.user('iris', 'iris-password');
+  await ctx.seed.user('iris', 'iris-password', { scopes: ['read'] });
   const auth = { client_id: client.clientId, client_secret: client.secret };
   const key = await proofKey();
   const login = await ctx.token(

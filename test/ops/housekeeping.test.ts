@@ -27,7 +27,7 @@ t.test('housekeeping purges what has expired and keeps what is live', async (t) 
 
   const housekeeping = createHousekeeping(db, sigilPurgeTasks(db, config, now));
   const nothingYet = await housekeeping.runOnce();
-  t.same(nothingYet, { refresh_tokens: 0, revoked_access_tokens: 1, login_attempts: 1 });
+  t.same(nothingYet, { refresh_tokens: 0, revoked_access_tokens: 1, login_attempts: 1, dpop_proof_jtis: 0, spent_client_assertions: 0 });
 
   clock.now = new Date(clock.now.getTime() + 3 * day); // the family expired two days ago
   const later = await housekeeping.runOnce();
@@ -53,7 +53,7 @@ t.test("a family's tokens go with it: a deleted user's, a deleted client's", asy
   await store.issue({ userId: stays.id, clientId: other.clientId, scopes: [], authTime: new Date() });
   await store.issue({ userId: stays.id, clientId: client.clientId, scopes: [], authTime: new Date() });
   t.equal(await count(), 4);
-  t.equal(await createUserRepository(db).delete('ann'), true);
+  t.equal(await createUserRepository(db).delete(user.id), true);
   t.equal(await count(), 2, "the user's family and both its tokens are gone");
   t.equal(await createClientRepository(db).delete(client.clientId), true);
   t.equal(await count(), 1, "the client's family and its token are gone; the other client's stays");

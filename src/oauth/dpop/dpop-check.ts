@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.js';
 import type { DpopNonces } from './dpop-nonce.js';
 import { type DpopProof, DpopProofError, verifyDpopProof } from './dpop-proof.js';
-import type { DpopReplayStore } from './dpop-replay.js';
+import type { DpopReplayStore } from '../../tokens/dpop-proof-jtis.js';
 
 export interface DpopCheckDeps {
   replay: DpopReplayStore;

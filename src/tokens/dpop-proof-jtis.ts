@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createBatcher } from '../../db/batch.js';
-import type { Database, Queryable } from '../../db/database.js';
+import { createBatcher } from '../db/batch.js';
+import type { Database, Queryable } from '../db/database.js';
 
 export interface DpopReplayStore {
   /** Records a proof id once; false when any instance has recorded it already (a replay). */

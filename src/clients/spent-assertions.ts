@@ -1,0 +1,28 @@
+import type { Queryable } from '../db/database.js';
+
+// private_key_jwt assertion ids already used (RFC 7523 §3 item 7): in the database, so a replay is
+// refused on every instance; housekeeping (ops/) purges them once their assertion has expired.
+export interface SpentAssertions {
+  /** Records a jti as used; false when it was already (a replay, on whichever instance). */
+  spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
+  purge(q: Queryable, keepSeconds: number): Promise<number>;
+}
+
+export function createSpentAssertions(db: Queryable, now: () => Date = () => new Date()): SpentAssertions {
+  return {
+    async spend(clientId, jti, expiresAt) {
+      const r = await db.query(
+        `insert into spent_client_assertions (client_id, jti, expires_at) values ($1, $2, $3)
+         on conflict do nothing returning jti`,
+        [clientId, jti, expiresAt],
+      );
+      return r.rows.length === 1;
+    },
+    async purge(q, keepSeconds) {
+      const r = await q.query('delete from spent_client_assertions where expires_at < $1 returning jti', [
+        new Date(now().getTime() - keepSeconds * 1000),
+      ]);
+      return r.rows.length;
+    },
+  };
+}
