@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RoleService } from '../users/role-service.js';
-import type { UserAccount, UserService } from '../users/user-service.js';
+import type { UserService } from '../users/user-service.js';
+import { userView } from '../users/user-view.js';
 import type { AdminContext } from './admin-api.js';
 import { IdParams, ifMatchNumber, nextLink, PageQuery, problems, sendWithEtag } from './http.js';
 
@@ -15,16 +16,6 @@ const UserSchema = z.object({
   has_password: z.boolean(),
   created_at: z.string(),
   updated_at: z.string(),
-});
-export const userView = (u: UserAccount): z.infer<typeof UserSchema> => ({
-  id: u.id,
-  username: u.username,
-  roles: u.roles,
-  scopes: u.scopes,
-  disabled: u.disabled,
-  has_password: u.hasPassword,
-  created_at: u.createdAt.toISOString(),
-  updated_at: u.updatedAt.toISOString(),
 });
 
 // Shapes only: the service checks each value (names, scope tokens, lengths) and names the field.

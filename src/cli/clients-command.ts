@@ -90,17 +90,7 @@ export function clientsCommand(ctx: CommandContext): Command {
           return;
         }
         if (o.jwksFile !== undefined || o.jwksUri !== undefined) throw new CliError('--jwks-file and --jwks-uri need --auth private_key_jwt');
-        const { client, clientSecret } = await clientService.create({
-          clientId: o.id,
-          name: o.name,
-          grantTypes: o.grant ?? [],
-          scopes: o.scope ?? [],
-          audience: o.audience,
-          audiences: o.resource ?? [],
-          accessTokenTtlSeconds: o.ttl,
-          mayIntrospect: Boolean(o.introspect),
-          requireDpop: Boolean(o.requireDpop),
-        });
+        const { client, clientSecret } = await clientService.create(settings);
         createOutput(o.json, ctx.write).print(
           `Created client "${client.name}".\n${clientText(client)}\nclient_secret: ${clientSecret}\n\nThe secret is shown only now: store it safely.`,
           { ...clientJson(client), client_secret: clientSecret },

@@ -5,23 +5,15 @@ import { CliError } from './cli-error.js';
 import type { CommandContext } from './command-context.js';
 import { collect, collectWords, edited, jsonOption as json } from './options.js';
 import { createUserImporter, type ImportSummary } from '../users/user-import.js';
+import { userView } from '../users/user-view.js';
 import { createOutput, iso, table } from './output.js';
 import { createProgressLine } from './progress-line.js';
 import { readNewPassword } from './read-password.js';
 
 /** A user as scripts see them; never the password hash. */
 export function userJson(u: UserAccount) {
-  return {
-    id: u.id,
-    username: u.username,
-    roles: u.roles,
-    scopes: u.scopes,
-    disabled: u.disabled,
-    has_password: u.hasPassword,
-    version: u.version,
-    created_at: iso(u.createdAt),
-    updated_at: iso(u.updatedAt),
-  };
+  // The admin API's view, plus the version scripts pass back as the expected one.
+  return { ...userView(u), version: u.version };
 }
 
 function userText(u: UserAccount): string {

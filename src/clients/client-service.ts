@@ -121,6 +121,19 @@ export function describeIssue(error: z.ZodError): string {
   return where ? `${where}: ${issue?.message}` : (issue?.message ?? 'invalid input');
 }
 
+/** The stored settings of a validated new client (a generated id unless one was given). */
+const settingsOf = (c: z.output<typeof NewClientSchema>) => ({
+  clientId: c.clientId ?? randomBytes(16).toString('base64url'),
+  name: c.name,
+  grantTypes: c.grantTypes,
+  scopes: c.scopes,
+  audience: c.audience ?? null,
+  audiences: c.audiences,
+  accessTokenTtlSeconds: c.accessTokenTtlSeconds ?? null,
+  mayIntrospect: c.mayIntrospect,
+  requireDpop: c.requireDpop,
+});
+
 const notFound = (_clientId: string) => new NotFoundError('no client has this id');
 
 /** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
@@ -149,15 +162,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const c = parse(NewClientSchema, input);
       const clientSecret = generateClientSecret();
       const client = await clients.insert({
-        clientId: c.clientId ?? randomBytes(16).toString('base64url'),
-        name: c.name,
-        grantTypes: c.grantTypes,
-        scopes: c.scopes,
-        audience: c.audience ?? null,
-        audiences: c.audiences,
-        accessTokenTtlSeconds: c.accessTokenTtlSeconds ?? null,
-        mayIntrospect: c.mayIntrospect,
-        requireDpop: c.requireDpop,
+        ...settingsOf(c),
         secretHash: hashClientSecret(clientSecret),
       });
       return { client, clientSecret };
@@ -207,15 +212,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const c = parse(NewClientSchema, rest);
       const keys = parse(KeySourceSchema, { jwks, jwksUri });
       return clients.insert({
-        clientId: c.clientId ?? randomBytes(16).toString('base64url'),
-        name: c.name,
-        grantTypes: c.grantTypes,
-        scopes: c.scopes,
-        audience: c.audience ?? null,
-        audiences: c.audiences,
-        accessTokenTtlSeconds: c.accessTokenTtlSeconds ?? null,
-        mayIntrospect: c.mayIntrospect,
-        requireDpop: c.requireDpop,
+        ...settingsOf(c),
         authMethod: 'private_key_jwt',
         jwks: keys.jwks ?? null,
         jwksUri: keys.jwksUri ?? null,
