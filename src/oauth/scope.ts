@@ -11,9 +11,9 @@ export function parseScope(scope: string): string[] {
 }
 
 // A request may name thousands of scopes (up to the body limit): the description names the first
-// refused ones, within this many characters, and counts the rest. Scope tokens are already within
+// refused ones, within this many characters (the whole description stays within ERROR_TEXT_MAX_LENGTH), and counts the rest. Scope tokens are already within
 // RFC 6749 §5.2's error_description charset (no quote, no backslash), so naming them is safe.
-const MAX_NAMED_CHARS = 200;
+const MAX_NAMED_CHARS = 140;
 
 export function describeRefused(refused: readonly string[]): string {
   const named: string[] = [];

@@ -11,7 +11,7 @@ t.test('oauth4webapi discovers Sigil and gets tokens with both grants', async (t
   const { app, seed } = await buildTestApp(t, { env: { SIGIL_ISSUER: issuerUrl } });
   await app.listen({ port, host: '127.0.0.1' });
   const registered = await seed.client({ grantTypes: ['client_credentials', 'password'], scopes: ['read', 'write'] });
-  await seed.user('grace', 'grace-password');
+  await seed.user('grace', 'grace-password', { scopes: ['read', 'write'] });
 
   const insecure = { [oauth.allowInsecureRequests]: true };
   const issuer = new URL(issuerUrl);
