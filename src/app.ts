@@ -8,7 +8,8 @@ import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-z
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JWKS_PATH, jwksRoute } from './keys/jwks-route.js';
-import type { KeyService } from './keys/key-service.js';
+import { createKeyRepository } from './keys/key-repository.js';
+import type { KeyService, ManagedKeyService } from './keys/key-service.js';
 import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
 import { healthRoutes } from './ops/health-routes.js';
 import { lazyChildLogger } from './logger.js';
@@ -49,7 +50,7 @@ export interface AppDeps {
   config: Config;
   db: Database;
   /** Signing keys, loaded (server.ts: createKeyService + start; tests: createTestKeys). */
-  keys: KeyService;
+  keys: KeyService & Pick<ManagedKeyService, 'rotation'>;
   /** Schema version this build needs; /readyz compares the database against it. */
   migrationVersion: number;
   logger?: FastifyServerOptions['logger'];
@@ -194,6 +195,8 @@ export async function buildApp(deps: AppDeps) {
       db,
       allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
     }),
+    signingKeys: { list: () => createKeyRepository(db).list(), rotation: keys.rotation },
+    refreshTokens,
     audit,
     graceHours: config.clientSecretGraceHours,
     rateLimitPerMinute: config.adminRateLimitPerMinute,

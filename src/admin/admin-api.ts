@@ -2,12 +2,15 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ClientService } from '../clients/client-service.js';
 import type { Audit } from '../ops/audit.js';
+import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import type { RoleService } from '../users/role-service.js';
 import type { UserService } from '../users/user-service.js';
 import { clientsRoutes } from './clients-routes.js';
 import { type AdminAccess, type AdminCaller, createDoor, type DoorDeps } from './door.js';
+import { keysRoutes, type SigningKeyAdmin } from './keys-routes.js';
 import { adminErrorHandler, Problem, sendProblem } from './problem.js';
 import { rolesRoutes } from './roles-routes.js';
+import { sessionsRoutes } from './sessions-routes.js';
 import { usersRoutes } from './users-routes.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -16,6 +19,8 @@ export interface AdminApiOptions extends DoorDeps {
   users: UserService;
   roles: RoleService;
   clients: ClientService;
+  signingKeys: SigningKeyAdmin;
+  refreshTokens: RefreshTokenStore;
   audit: Audit;
   /** SIGIL_CLIENT_SECRET_GRACE_HOURS, for rotate-secret. */
   graceHours: number;
@@ -73,6 +78,8 @@ export async function adminApi(app: FastifyInstance, o: AdminApiOptions) {
       usersRoutes(scope, { ...ctx, users: o.users, roles: o.roles });
       rolesRoutes(scope, { ...ctx, roles: o.roles });
       clientsRoutes(scope, { ...ctx, clients: o.clients, graceHours: o.graceHours });
+      keysRoutes(scope, { ...ctx, signingKeys: o.signingKeys, now: o.now });
+      sessionsRoutes(scope, { ...ctx, users: o.users, refreshTokens: o.refreshTokens });
     },
     { prefix: ADMIN_PREFIX },
   );

@@ -2,30 +2,16 @@ import { Command, Option } from 'commander';
 import { loadKeyEncryptionKeys } from '../keys/key-encryption-key.js';
 import { createKeyRepository, type StoredKey } from '../keys/key-repository.js';
 import { keyState } from '../keys/key-schedule.js';
+import { changeJson, keyJson, newestFirst } from '../keys/key-view.js';
 import { rewrapKeys } from '../keys/rewrap.js';
 import { createKeyRotation, type KeyChangeResult } from '../keys/rotation.js';
 import { CliError } from './cli-error.js';
 import type { CommandContext } from './command-context.js';
 import { createOutput, iso, table } from './output.js';
 
-/** A key as scripts see it: schedule and public facts, never key material. */
-export function keyJson(k: StoredKey, t: Date) {
-  return {
-    kid: k.kid,
-    alg: k.alg,
-    state: keyState(k, t),
-    created_at: iso(k.createdAt),
-    activates_at: iso(k.activatesAt),
-    retires_at: iso(k.retiresAt),
-    removes_at: iso(k.removesAt),
-    revoked_at: iso(k.revokedAt),
-    kek_id: k.encrypted.kekId,
-  };
-}
-
 function keysTable(keys: StoredKey[], t: Date): string {
   if (keys.length === 0) return 'No signing keys yet: the server creates the first one when it starts.';
-  const rows = [...keys].reverse().map((k) => [
+  const rows = newestFirst(keys).map((k) => [
     k.kid,
     k.alg,
     keyState(k, t),
@@ -64,14 +50,6 @@ function describeChanges(result: KeyChangeResult, reloadSeconds: number): string
   return lines.join('\n');
 }
 
-function changeJson(result: KeyChangeResult, t: Date) {
-  return {
-    changed: result.changed,
-    events: result.events.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v instanceof Date ? iso(v) : v]))),
-    keys: result.keys.map((k) => keyJson(k, t)),
-  };
-}
-
 const json = () => new Option('--json', 'print JSON for scripts');
 
 export function keysCommand(ctx: CommandContext): Command {
@@ -87,7 +65,7 @@ export function keysCommand(ctx: CommandContext): Command {
         const t = new Date();
         createOutput(o.json, ctx.write).print(
           keysTable(keys, t),
-          [...keys].reverse().map((k) => keyJson(k, t)),
+          newestFirst(keys).map((k) => keyJson(k, t)),
         );
       }),
     );

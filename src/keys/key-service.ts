@@ -255,7 +255,7 @@ export function createKeyService({ db, config, encryptionKeys, now = defaultNow 
     rotation: {
       rotateIfDue: () => afterChange(rotation.rotateIfDue()),
       rotate: (o) => afterChange(rotation.rotate(o)),
-      revoke: (kid) => afterChange(rotation.revoke(kid)),
+      revoke: (kid, o) => afterChange(rotation.revoke(kid, o)),
     },
     load,
     reload,

@@ -1,10 +1,11 @@
 import type { KeyConfig } from '../config.js';
 import { type Database, notify } from '../db/database.js';
-import { ConflictError, isUniqueViolation } from '../db/errors.js';
+import { ConflictError, isUniqueViolation, NotFoundError, PreconditionFailedError } from '../db/errors.js';
 import { LOCKS } from '../db/locks.js';
 import { encryptPrivateKey, findKeyEncryptionKey, type KeyEncryptionKeys } from './key-crypto.js';
 import { createKeyRepository, type StoredKey } from './key-repository.js';
 import { hasChanges, type KeyEvent, type KeyIntent, planKeyChanges } from './key-schedule.js';
+import { keySetVersion, keyVersion } from './key-view.js';
 import { generateSigningKey } from './signing-key.js';
 
 /** Instances LISTEN here; every committed change to the key set NOTIFYs it. */
@@ -21,11 +22,17 @@ export interface KeyChangeResult {
 export interface KeyRotation {
   /** The timer's step: first key, next key when due, removal of expired keys. */
   rotateIfDue(): Promise<KeyChangeResult>;
-  /** `sigil keys rotate [--now]`. */
-  rotate(o?: { now?: boolean }): Promise<KeyChangeResult>;
-  /** `sigil keys revoke KID`: out of the JWKS at once; a new key signs if it was the signing key. */
-  revoke(kid: string): Promise<KeyChangeResult>;
+  /** `sigil keys rotate [--now]`; `expectedVersion`: only if the key set is still that one (keySetVersion). */
+  rotate(o?: { now?: boolean; expectedVersion?: string | undefined }): Promise<KeyChangeResult>;
+  /**
+   * `sigil keys revoke KID`: out of the JWKS at once; a new key signs if it was the signing key.
+   * `expectedVersion`: only if the key is still that one (keyVersion). NotFoundError for an unknown kid.
+   */
+  revoke(kid: string, o?: { expectedVersion?: string | undefined }): Promise<KeyChangeResult>;
 }
+
+/** A precondition on the keys as read under the lock: throws PreconditionFailedError when unmet. */
+type KeyExpectation = (stored: StoredKey[]) => void;
 
 export interface KeyRotationDeps {
   db: Database;
@@ -33,6 +40,25 @@ export interface KeyRotationDeps {
   encryptionKeys: KeyEncryptionKeys;
   now?: () => Date;
 }
+
+const stale = (what: string) => new PreconditionFailedError(`${what} changed since that version was read`);
+
+const expectSet = (version: string | undefined): KeyExpectation | undefined =>
+  version === undefined
+    ? undefined
+    : (stored) => {
+        if (keySetVersion(stored) !== version) throw stale('the signing keys');
+      };
+
+const expectKey = (kid: string, version: string | undefined): KeyExpectation | undefined =>
+  version === undefined
+    ? undefined
+    : (stored) => {
+        const k = stored.find((s) => s.kid === kid);
+        // Unknown first: a 404 says more than a 412 about a kid that is not there.
+        if (!k) throw new NotFoundError(`no signing key with kid "${kid}"`);
+        if (keyVersion(k) !== version) throw stale('the signing key');
+      };
 
 /**
  * Applies life-cycle steps exactly once across every instance sharing the database: each step
@@ -42,13 +68,14 @@ export interface KeyRotationDeps {
  * Times come from the injected clock, never from the database's now().
  */
 export function createKeyRotation({ db, keys: policy, encryptionKeys, now = () => new Date() }: KeyRotationDeps): KeyRotation {
-  async function apply(intent: KeyIntent): Promise<KeyChangeResult> {
+  async function apply(intent: KeyIntent, expect?: KeyExpectation): Promise<KeyChangeResult> {
     const t = now();
     try {
       return await db.transaction(async (tx) => {
         await tx.query('select pg_advisory_xact_lock($1)', [LOCKS.signingKeys]);
         const repo = createKeyRepository(tx);
         const stored = await repo.list();
+        expect?.(stored);
         const plan = planKeyChanges(stored, t, policy, intent);
         if (!hasChanges(plan)) return { changed: false, events: plan.events, keys: stored };
 
@@ -95,7 +122,7 @@ export function createKeyRotation({ db, keys: policy, encryptionKeys, now = () =
 
   return {
     rotateIfDue: () => apply({ kind: 'scheduled' }),
-    rotate: (o = {}) => apply({ kind: o.now ? 'rotate-now' : 'rotate' }),
-    revoke: (kid) => apply({ kind: 'revoke', kid }),
+    rotate: (o = {}) => apply({ kind: o.now ? 'rotate-now' : 'rotate' }, expectSet(o.expectedVersion)),
+    revoke: (kid, o = {}) => apply({ kind: 'revoke', kid }, expectKey(kid, o.expectedVersion)),
   };
 }

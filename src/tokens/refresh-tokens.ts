@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
+import { InvalidInputError } from '../db/errors.js';
+import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../db/pagination.js';
 import { EFFECTIVE_SCOPES_OF_U, ROLE_NAMES_OF_U } from '../users/permissions-sql.js';
 
 export interface RefreshTokenSettings {
@@ -56,6 +58,25 @@ export interface RefreshTokenInfo extends RefreshGrant {
 
 export type RevokeReason = 'reuse' | 'revoked' | 'user' | 'client' | 'admin';
 
+/** A live login (refresh-token family) as an admin sees it: when and where, never a token. */
+export interface RefreshFamilyInfo {
+  familyId: string;
+  clientId: string;
+  scopes: string[];
+  createdAt: Date;
+  /** The last refresh (null: never refreshed since the login). */
+  lastUsedAt: Date | null;
+  /** When it ends unless refreshed before: the current token's idle expiry, within the absolute one. */
+  expiresAt: Date;
+  /** When it ends at the latest, refreshed or not. */
+  absoluteExpiresAt: Date;
+  /** RFC 9449 §5: its tokens are bound to a DPoP key. */
+  dpopBound: boolean;
+}
+
+/** What ending one family found: it was live and is ended now, it had already ended, or no such family of that user. */
+export type EndFamilyResult = 'ended' | 'already-ended' | 'unknown';
+
 export interface RefreshTokenStore {
   /** Starts a family at login and returns its first token. */
   issue(grant: Omit<RefreshGrant, 'familyId' | 'roles'>): Promise<string>;
@@ -71,6 +92,10 @@ export interface RefreshTokenStore {
   revoke(token: string, clientId: string): Promise<boolean>;
   /** Ends every live family of a user or a client; returns how many. */
   revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason, exceptFamilyId?: string): Promise<number>;
+  /** A user's live families, ordered by family id; `next` is the cursor of the following page, or null. */
+  listFamilies(userId: string, page?: PageRequest): Promise<Page<RefreshFamilyInfo>>;
+  /** Ends one family of this user; a family of another user is 'unknown', as a family that never was. */
+  revokeFamily(userId: string, familyId: string, reason: RevokeReason): Promise<EndFamilyResult>;
   /** Deletes families (and their tokens) that expired or were revoked more than `keepSeconds` ago. */
   purge(q: Queryable, keepSeconds: number): Promise<number>;
 }
@@ -194,6 +219,44 @@ interface RotateInput {
 type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'roles' | 'auth_time'> & { dpop_jkt?: string | null };
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
+
+// Live: not revoked, before its absolute end, and its current token not idle past its expiry.
+// The family's tokens are read once through refresh_tokens_family_idx.
+const LIST_FAMILIES = `
+  select f.id, f.client_id, f.scopes, f.created_at, f.expires_at, f.dpop_jkt is not null as dpop_bound,
+         t.last_used_at, t.idle_expires_at
+  from refresh_token_families f
+  cross join lateral (
+    select max(used_at) as last_used_at, max(expires_at) filter (where used_at is null) as idle_expires_at
+    from refresh_tokens where family_id = f.id
+  ) t
+  where f.user_id = $1 and f.revoked_at is null and f.expires_at > $2 and t.idle_expires_at > $2
+    and ($3::uuid is null or f.id > $3::uuid)
+  order by f.id limit $4`;
+
+interface FamilyRow {
+  id: string;
+  client_id: string;
+  scopes: string[];
+  created_at: Date;
+  expires_at: Date;
+  dpop_bound: boolean;
+  last_used_at: Date | null;
+  idle_expires_at: Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const toFamilyInfo = (r: FamilyRow): RefreshFamilyInfo => ({
+  familyId: r.id,
+  clientId: r.client_id,
+  scopes: r.scopes,
+  createdAt: new Date(r.created_at),
+  lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+  expiresAt: new Date(Math.min(new Date(r.idle_expires_at).getTime(), new Date(r.expires_at).getTime())),
+  absoluteExpiresAt: new Date(r.expires_at),
+  dpopBound: r.dpop_bound,
+});
 
 const toGrant = (r: RotatedRow): RefreshGrant => ({
   familyId: r.family_id,
@@ -364,6 +427,32 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
               reason,
             ]);
       return r.rows.length;
+    },
+
+    async listFamilies(userId, page = {}) {
+      const limit = pageSize(page.limit);
+      const after = decodeCursor(page.after);
+      // Cursors carry a family id; one that is not a uuid was not made here (and must not reach the cast).
+      if (after !== undefined && !UUID.test(after)) throw new InvalidInputError('the after cursor is not one this server handed out', { field: 'after' });
+      if (!UUID.test(userId)) return { items: [], next: null };
+      const r = await db.query<FamilyRow>(LIST_FAMILIES, [userId, now(), after ?? null, limit + 1]);
+      return toPage(r.rows.map(toFamilyInfo), limit, (f) => f.familyId);
+    },
+
+    async revokeFamily(userId, familyId, reason) {
+      if (!UUID.test(userId) || !UUID.test(familyId)) return 'unknown';
+      // One statement: the family is found by id *and* owner, and ended only if still live.
+      const r = await db.query<{ found: boolean; ended: boolean }>(
+        `with f as (select id, revoked_at from refresh_token_families where id = $1 and user_id = $2),
+         ended as (
+           update refresh_token_families r set revoked_at = $3, revoked_reason = $4
+           from f where r.id = f.id and f.revoked_at is null returning r.id
+         )
+         select exists (select 1 from f) as found, exists (select 1 from ended) as ended`,
+        [familyId, userId, now(), reason],
+      );
+      const row = r.rows[0];
+      return row?.ended ? 'ended' : row?.found ? 'already-ended' : 'unknown';
     },
 
     async purge(q, keepSeconds) {
