@@ -4,9 +4,9 @@
 // client_id, aud, exp, iat, jti). The jti is checked in memory (a Map until the assertion
 // expires), not in a database: Sigil spends it with one insert, so that a replay is refused on any
 // instance, and that insert is the part of Sigil's cost the ratio shows.
-import { createPublicKey, type JsonWebKey, KeyObject, randomUUID, sign, verify } from 'node:crypto';
-import { generateKeyPair } from 'jose';
+import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
 import { announce, ceilingServer, formParams, requiredEnv } from './http.js';
+import { createSigner, tokenResponse } from './token.js';
 
 const ISSUER = requiredEnv('BENCH_ISSUER');
 const CLIENT_ID = requiredEnv('BENCH_CLIENT_ID');
@@ -15,20 +15,7 @@ const clientKey = createPublicKey({ key: clientJwk, format: 'jwk' });
 const AUDIENCES = new Set([ISSUER, `${ISSUER}/token`]);
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MAX_AGE_SECONDS = 300;
-const TTL_SECONDS = 600;
-const HEADER = { alg: 'ES256', kid: 'ceiling', typ: 'at+jwt' };
-const { privateKey } = await generateKeyPair('ES256');
-const signingKey = KeyObject.from(privateKey);
-const b64 = (text: string) => Buffer.from(text).toString('base64url');
-const encodedHeader = b64(JSON.stringify(HEADER));
-
-const signJwt = async (claims: Record<string, unknown>) => {
-  const input = `${encodedHeader}.${b64(JSON.stringify(claims))}`;
-  const signature = await new Promise<Buffer>((resolve, reject) =>
-    sign('sha256', Buffer.from(input), { key: signingKey, dsaEncoding: 'ieee-p1363' }, (err, sig) => (err ? reject(err) : resolve(sig))),
-  );
-  return `${input}.${signature.toString('base64url')}`;
-};
+const signJwt = await createSigner();
 
 const json = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, unknown>;
 
@@ -71,11 +58,7 @@ app.post('/token', async (req, reply) => {
   if (!params?.grant_type || params.client_assertion_type !== JWT_BEARER) return reply.code(400).send({ error: 'invalid_request' });
   const clientId = await checkAssertion(params.client_assertion);
   if (!clientId) return reply.code(401).send({ error: 'invalid_client' });
-  const scope = params.scope ?? '';
-  const iat = Math.floor(Date.now() / 1000);
-  const claims = { iss: ISSUER, sub: clientId, aud: ISSUER, client_id: clientId, jti: randomUUID(), scope, iat, exp: iat + TTL_SECONDS };
-  const accessToken = await signJwt(claims);
   reply.header('cache-control', 'no-store');
-  return { access_token: accessToken, token_type: 'Bearer', expires_in: TTL_SECONDS, scope };
+  return tokenResponse(signJwt, { issuer: ISSUER, clientId, scope: params.scope ?? '' });
 });
 await announce(app);
