@@ -2,27 +2,14 @@
 // it (RFC 9449 §4.3: typ, alg, public jwk, one node:crypto signature check, htm, htu, iat, the key
 // thumbprint) and the thumbprint put in cnf.jkt; no database, so no replay check: that insert is
 // the part of Sigil's cost the ratio shows.
-import { createHash, createPublicKey, type JsonWebKey, KeyObject, randomUUID, sign, verify } from 'node:crypto';
-import { generateKeyPair } from 'jose';
+import { createHash, createPublicKey, type JsonWebKey, type KeyObject, verify } from 'node:crypto';
 import { announce, basicCredentials, ceilingServer, formParams } from './http.js';
+import { createSigner, tokenResponse } from './token.js';
 
 const ISSUER = process.env.BENCH_ISSUER ?? 'http://127.0.0.1';
 const TOKEN_URL = `${ISSUER}/token`;
-const TTL_SECONDS = 600;
 const WINDOW_SECONDS = 120;
-const HEADER = { alg: 'ES256', kid: 'ceiling', typ: 'at+jwt' };
-const { privateKey } = await generateKeyPair('ES256');
-const keyObject = KeyObject.from(privateKey);
-const b64 = (text: string) => Buffer.from(text).toString('base64url');
-const encodedHeader = b64(JSON.stringify(HEADER));
-
-const signJwt = async (claims: Record<string, unknown>) => {
-  const input = `${encodedHeader}.${b64(JSON.stringify(claims))}`;
-  const signature = await new Promise<Buffer>((resolve, reject) =>
-    sign('sha256', Buffer.from(input), { key: keyObject, dsaEncoding: 'ieee-p1363' }, (err, sig) => (err ? reject(err) : resolve(sig))),
-  );
-  return `${input}.${signature.toString('base64url')}`;
-};
+const signJwt = await createSigner();
 
 const json = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, unknown>;
 
@@ -67,11 +54,7 @@ app.post('/token', async (req, reply) => {
   if (!params?.grant_type || !client) return reply.code(400).send({ error: 'invalid_request' });
   const jkt = await checkProof(req.headers.dpop as string | undefined);
   if (!jkt) return reply.code(400).send({ error: 'invalid_dpop_proof' });
-  const scope = params.scope ?? '';
-  const iat = Math.floor(Date.now() / 1000);
-  const claims = { iss: ISSUER, sub: client.clientId, aud: ISSUER, client_id: client.clientId, jti: randomUUID(), scope, iat, exp: iat + TTL_SECONDS, cnf: { jkt } };
-  const accessToken = await signJwt(claims);
   reply.header('cache-control', 'no-store');
-  return { access_token: accessToken, token_type: 'DPoP', expires_in: TTL_SECONDS, scope };
+  return tokenResponse(signJwt, { issuer: ISSUER, clientId: client.clientId, scope: params.scope ?? '', tokenType: 'DPoP', extra: { cnf: { jkt } } });
 });
 await announce(app);
