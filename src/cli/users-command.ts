@@ -179,7 +179,7 @@ export function usersCommand(ctx: CommandContext): Command {
 
   cmd
     .command('import')
-    .description('import users from JSON Lines: {"username", "password" or "password_hash", "disabled"} (docs/user-import.md)')
+    .description('import users from JSON Lines: {"username", "password" or "password_hash", "disabled", "roles", "scopes"} (docs/user-import.md)')
     .requiredOption('--file <file>', 'the file to read, or - for stdin')
     .addOption(
       new Option('--on-conflict <mode>', 'when the username exists already').choices(['skip', 'update', 'fail']).default('skip'),
@@ -229,7 +229,6 @@ export function importJson(s: ImportSummary) {
     rejections: s.rejections,
     weak: s.weak,
     weak_hashes: s.weakLines,
-    ignored_roles_or_scopes: s.ignoredRolesOrScopes,
   };
 }
 
@@ -243,7 +242,6 @@ function describeImport(s: ImportSummary): string {
     for (const w of s.weakLines) lines.push(`  line ${w.line}: ${w.reason}`);
     if (s.weak > s.weakLines.length) lines.push(`  … and ${s.weak - s.weakLines.length} more`);
   }
-  if (s.ignoredRolesOrScopes > 0) lines.push(`${s.ignoredRolesOrScopes} lines named roles or scopes, which were not imported.`);
   if (s.rejected > s.rejections.length) lines.push(`Only the first ${s.rejections.length} rejected lines are listed in --json.`);
   return lines.join('\n');
 }

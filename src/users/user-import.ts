@@ -4,6 +4,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { readLines } from './jsonl-lines.js';
 import { parseHash } from './legacy-hashes.js';
+import { RoleNamesSchema, ScopesSchema } from './input.js';
 import { MAX_PASSWORD_LENGTH, type PasswordHasher } from './passwords.js';
 import { createUserImportRepository, type ImportRow } from './user-import-repository.js';
 import { UsernameSchema } from './user-service.js';
@@ -35,8 +36,6 @@ export interface ImportSummary {
   /** Lines imported with a hash whose parameters are below today's advice. */
   weak: number;
   weakLines: LineNote[];
-  /** Lines that named roles or scopes, which this version does not import. */
-  ignoredRolesOrScopes: number;
   dryRun: boolean;
 }
 
@@ -55,9 +54,12 @@ const LineSchema = z.object({
   password: z.string('password must be a string').min(1, 'password must not be empty').max(MAX_PASSWORD_LENGTH, `password must be at most ${MAX_PASSWORD_LENGTH} characters`).optional(),
   password_hash: z.string('password_hash must be a string').optional(),
   disabled: z.boolean('disabled must be true or false').optional(),
-  roles: z.array(z.string()).optional(),
-  scopes: z.array(z.string()).optional(),
+  roles: RoleNamesSchema.optional(),
+  scopes: ScopesSchema.optional(),
 });
+
+/** What became of a line: a reason when it was rejected. */
+type Outcome = 'imported' | 'updated' | 'skipped' | (string & {});
 
 interface Candidate {
   line: number;
@@ -66,11 +68,23 @@ interface Candidate {
   password?: string;
   passwordHash?: string;
   disabled: boolean;
+  /** As given (absent: none for a new user, hers unchanged on an update); deduplicated. */
+  roles?: string[];
+  scopes?: string[];
+  roleIds?: string[];
   weakness?: string;
 }
 
+/** `scopes[2] is not …` for an item, the message alone when it names its field already. */
+function issueText(issue: z.core.$ZodIssue | undefined): string {
+  const [field = 'line', item] = issue?.path ?? [];
+  const message = issue?.message ?? 'invalid';
+  if (typeof item === 'number') return `${String(field)}[${item}] ${message}`;
+  return message.startsWith(String(field)) ? message : `${String(field)}: ${issue?.code === 'too_big' ? message : 'invalid'}`;
+}
+
 /** One line to a candidate user or the reason it is refused. Reasons name the field, never its value. */
-function parseLine(text: string, line: number): Candidate | { error: string } | { ignoredRolesOrScopes: true; candidate: Candidate } {
+function parseLine(text: string, line: number): Candidate | { error: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -79,12 +93,7 @@ function parseLine(text: string, line: number): Candidate | { error: string } | 
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'not a JSON object' };
   const fields = LineSchema.safeParse(value);
-  if (!fields.success) {
-    const issue = fields.error.issues[0];
-    const field = String(issue?.path[0] ?? 'line');
-    const message = issue?.message ?? 'invalid';
-    return { error: message.startsWith(field) ? message : `${field}: invalid` };
-  }
+  if (!fields.success) return { error: issueText(fields.error.issues[0]) };
   const f = fields.data;
   const username = UsernameSchema.safeParse(f.username);
   if (!username.success) {
@@ -102,7 +111,8 @@ function parseLine(text: string, line: number): Candidate | { error: string } | 
     candidate.passwordHash = f.password_hash as string;
     if (parsed.weakness) candidate.weakness = parsed.weakness;
   }
-  if (f.roles?.length || f.scopes?.length) return { ignoredRolesOrScopes: true, candidate };
+  if (f.roles) candidate.roles = f.roles;
+  if (f.scopes) candidate.scopes = f.scopes;
   return candidate;
 }
 
@@ -129,7 +139,6 @@ export function createUserImporter(
         rejections: [],
         weak: 0,
         weakLines: [],
-        ignoredRolesOrScopes: 0,
         dryRun,
       };
       const reject = (line: number, reason: string) => {
@@ -146,29 +155,54 @@ export function createUserImporter(
       const write = async (batch: Candidate[]) => {
         const tx = async (q: Queryable) => {
           const repo = createUserImportRepository(q);
-          const existing = await repo.existing(batch.map((c) => c.username), since);
-          const fresh: Candidate[] = [];
+          const outcome = new Map<Candidate, Outcome>();
+          const named = batch.filter((c) => c.roles?.length);
+          if (named.length > 0) {
+            // One lookup for the batch's roles, in its transaction: a role deleted before the
+            // insert then fails its foreign key, and the batch falls back to row by row.
+            const ids = await repo.roleIds([...new Set(named.flatMap((c) => c.roles as string[]))]);
+            for (const c of named) {
+              const roleIds = (c.roles as string[]).map((r) => ids.get(r.toLowerCase()));
+              const unknown = roleIds.indexOf(undefined);
+              if (unknown === -1) c.roleIds = roleIds as string[];
+              else outcome.set(c, `roles[${unknown}] names no existing role`);
+            }
+          }
+          const ready = batch.filter((c) => !outcome.has(c));
+          const row = (c: Candidate): ImportRow => ({
+            username: c.username,
+            passwordHash: c.passwordHash as string,
+            disabled: c.disabled,
+            scopes: c.scopes,
+            roleIds: c.roles && (c.roleIds ?? []),
+          });
+          // Inserted first, looked up after: on a fresh import every name is new, and the batch is
+          // one statement. Only the names the insert found taken are looked up, to tell an earlier
+          // line of this run from a user that was there before.
+          const inserted = dryRun ? new Set<string>() : await repo.insert(ready.map(row));
+          const taken = ready.filter((c) => !inserted.has(c.username));
+          const existing = taken.length > 0 ? await repo.existing(taken.map((c) => c.username), since) : new Map();
           const known: Candidate[] = [];
-          const outcome = new Map<Candidate, 'imported' | 'updated' | 'skipped' | string>();
-          for (const c of batch) {
+          for (const c of ready) {
+            if (inserted.has(c.username)) {
+              outcome.set(c, 'imported');
+              continue;
+            }
             const e = existing.get(c.username);
             if (e?.sinceRun || seenInDryRun?.has(c.key)) outcome.set(c, 'the username is on an earlier line of the file');
-            else if (!e) fresh.push(c);
+            else if (!e) outcome.set(c, dryRun ? 'imported' : 'the user was created or deleted meanwhile');
             else if (onConflict === 'skip') outcome.set(c, 'skipped');
             else if (onConflict === 'fail') outcome.set(c, 'a user with this username already exists');
             else known.push(c);
           }
-          const row = (c: Candidate): ImportRow => ({ username: c.username, passwordHash: c.passwordHash as string, disabled: c.disabled });
-          const inserted = dryRun ? new Set(fresh.map((c) => c.username)) : await repo.insert(fresh.map(row));
           const updated = dryRun ? new Set(known.map((c) => c.username)) : await repo.update(known.map(row));
-          for (const c of fresh) outcome.set(c, inserted.has(c.username) ? 'imported' : 'the username is on an earlier line of the file, or was created meanwhile');
           for (const c of known) outcome.set(c, updated.has(c.username) ? 'updated' : 'the user was deleted meanwhile');
           return outcome;
         };
         return dryRun ? tx(db) : db.transaction(tx);
       };
 
-      const settle = (outcome: Map<Candidate, string>) => {
+      const settle = (outcome: Map<Candidate, Outcome>) => {
         for (const [c, o] of outcome) {
           if (o === 'imported' || o === 'updated') {
             if (o === 'imported') summary.imported++;
@@ -241,11 +275,7 @@ export function createUserImporter(
           reject(line.number, parsed.error);
           continue;
         }
-        let candidate: Candidate;
-        if ('ignoredRolesOrScopes' in parsed) {
-          summary.ignoredRolesOrScopes++;
-          candidate = parsed.candidate;
-        } else candidate = parsed;
+        const candidate = parsed;
         const earlier = inBatch.get(candidate.key);
         if (earlier !== undefined) {
           reject(line.number, `the username is on an earlier line of the file (line ${earlier})`);
