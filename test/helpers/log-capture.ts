@@ -14,7 +14,9 @@ export function captureLog() {
     write(chunk, _enc, done) {
       const line = String(chunk);
       lines.push(line);
-      suiteLogStream().write(line, done);
+      suiteLogStream().write(line);
+      // At once, not when the file has it: a Writable holds back later lines until then.
+      done();
     },
   });
   return {
