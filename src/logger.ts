@@ -18,6 +18,9 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',
+  // Node's HTTP parser errors carry the request's raw bytes (Authorization, body); Fastify logs
+  // them at trace as a client error.
+  'err.rawPacket',
   ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`, `body.${f}`, `req.body.${f}`]),
 ];
 

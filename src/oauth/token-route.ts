@@ -32,7 +32,8 @@ export async function tokenRoute(app: FastifyInstance, { authenticateClient, gra
     const grantType = single(params, 'grant_type');
     const grant = grantType === undefined ? undefined : grants.get(grantType);
     const client = await authenticateClient(req, params);
-    annotate(req, { client_id: client.clientId, ...(grantType !== undefined && { grant: grantType }) });
+    // The grant's own name, never the raw grant_type: a client may put anything there, a secret too.
+    annotate(req, { client_id: client.clientId, ...(grant && { grant: grant.type }) });
     if (grantType === undefined) throw new OAuthError('invalid_request', 'the grant_type parameter is missing');
     if (!grant) throw new OAuthError('unsupported_grant_type', 'this grant_type is not supported');
     if (grant.requires && !client.grantTypes.includes(grant.requires)) {

@@ -4,7 +4,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 // What a request's log line should say once a route knows it (no `declare module`, no decoration).
 const annotations = new WeakMap<FastifyRequest, Record<string, string>>();
 
-/** Adds fields (client_id, grant) to the request's one log line. */
+/**
+ * Adds fields (client_id, grant) to the request's one log line: only values Sigil vouches for (an
+ * authenticated client's id, a registered grant's name), never a parameter as the client sent it,
+ * which may hold anything, a secret included.
+ */
 export function annotate(req: FastifyRequest, fields: Record<string, string>): void {
   annotations.set(req, { ...annotations.get(req), ...fields });
 }

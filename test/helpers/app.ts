@@ -1,5 +1,6 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { buildApp } from '../../src/app.js';
+import { type ClientCache, createClientCache } from '../../src/clients/client-cache.js';
 import { createClientRepository } from '../../src/clients/client-repository.js';
 import { createClientService, type NewClient } from '../../src/clients/client-service.js';
 import { parseConfig } from '../../src/config.js';
@@ -35,6 +36,12 @@ export interface TestAppOptions {
   logger?: Parameters<typeof buildApp>[0]['logger'];
   /** DPoP nonce key (default: random per app); two apps given one key accept each other's nonces. */
   dpopNonceKey?: Uint8Array;
+  /**
+   * A client cache the test drives: on this clock, with no timer and no LISTEN, so that it forgets
+   * a changed client only when the test calls `clientCache.check()` or moves the clock past the
+   * staleness bound. Returned as `clientCache`. Without it, the app's own (as in production).
+   */
+  clientCacheClock?: () => number;
 }
 
 /**
@@ -49,6 +56,13 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
   const logger = o.logger ?? { ...(loggerOptions('trace') as object), stream: suiteLogStream() };
   const { db, url } = await createTestDatabase(t);
   const keys = await createTestKeys(db, { config, ...(o.now && { now: o.now }) });
+  let clientCache: ClientCache | undefined;
+  if (o.clientCacheClock) {
+    clientCache = createClientCache(db, createClientRepository(db), { maxEntries: config.clientCacheSize, now: o.clientCacheClock });
+    await clientCache.start({ listen: false, timer: false });
+    const started = clientCache;
+    t.teardown(() => started.stop());
+  }
   const app = await buildApp({
     config,
     db,
@@ -57,6 +71,7 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
     ...(o.now && { now: o.now }),
     ...(o.hasher && { hasher: o.hasher }),
     ...(o.dpopNonceKey && { dpopNonceKey: o.dpopNonceKey }),
+    ...(clientCache && { clientCache }),
     logger,
   });
   t.teardown(() => app.close());
@@ -105,5 +120,5 @@ export async function buildTestApp(t: TestContext, o: TestAppOptions = {}) {
     return payload;
   };
 
-  return { app, db, url, config, keys, clients, users, roles, seed, token, verify };
+  return { app, db, url, config, keys, clients, clientCache, users, roles, seed, token, verify };
 }

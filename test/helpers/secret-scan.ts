@@ -11,6 +11,11 @@ const runDir = (run = runId()) => join(tmpdir(), `sigil-test-${run}`);
 // Shorter strings (test passwords like "pw") would match by accident.
 const MIN_LENGTH = 8;
 
+/** Whether a text holds the secret as sent, or as a JSON log line escapes it. */
+export function containsSecret(text: string, secret: string): boolean {
+  return text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1));
+}
+
 export function recordSecret(...secrets: (string | undefined)[]): void {
   const dir = join(runDir(), 'secrets');
   mkdirSync(dir, { recursive: true });
@@ -41,7 +46,7 @@ export function findLeakedSecrets(run: string): { secret: string; file: string }
   const logs = read('logs');
   const leaks: { secret: string; file: string }[] = [];
   for (const secret of secrets) {
-    for (const { file, text } of logs) if (text.includes(secret)) leaks.push({ secret, file });
+    for (const { file, text } of logs) if (containsSecret(text, secret)) leaks.push({ secret, file });
   }
   return leaks;
 }

@@ -85,7 +85,8 @@ t.test('private_key_jwt: tokens for a valid assertion, every check refused with 
 });
 
 t.test('registration refuses private members and bad URIs; set-jwks rotates', async (t) => {
-  const { db, clients, token } = await buildTestApp(t);
+  const { db, clients, clientCache, token } = await buildTestApp(t, { clientCacheClock: () => 0 });
+  if (!clientCache) throw new Error('the test drives the client cache');
   const key = await keyPair('EdDSA');
   await t.rejects(
     clients.createWithKeys({ name: 'x', grantTypes: ['client_credentials'], jwks: { keys: [key.privateJwk] } }),
@@ -98,10 +99,14 @@ t.test('registration refuses private members and bad URIs; set-jwks rotates', as
   await t.rejects(loopback.createWithKeys({ name: 'x', grantTypes: ['client_credentials'], jwksUri: 'http://example.com/jwks' }), InvalidInputError);
 
   const c = await clients.createWithKeys({ name: 'rot', grantTypes: ['client_credentials'], jwks: { keys: [key.publicJwk] } });
+  const before = await token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await sign(key, c.clientId) });
+  t.equal(before.statusCode, 200, 'the first key works, and the client is cached');
   const next = await keyPair('RS256');
   await clients.setJwks(c.clientId, { jwks: { keys: [next.publicJwk] } });
-  // The client cache hears of the change within its staleness bound; read straight through here.
-  await new Promise((r) => setTimeout(r, 2100));
+  // Until the cache's next version check (its clock stands still), the cached keys are used.
+  const stale = await token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await sign(key, c.clientId) });
+  t.equal(stale.statusCode, 200, 'the cached client still has the old key');
+  await clientCache.check();
   const oldKey = await token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await sign(key, c.clientId) });
   t.equal(oldKey.statusCode, 401, 'the old key no longer works');
   const newKey = await token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await sign(next, c.clientId) });
