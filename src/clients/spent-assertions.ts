@@ -1,3 +1,4 @@
+import { deleteSome } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 // private_key_jwt assertion ids already used (RFC 7523 §3 item 7): in the database, so a replay is
@@ -5,7 +6,8 @@ import type { Queryable } from '../db/database.js';
 export interface SpentAssertions {
   /** Records a jti as used; false when it was already (a replay, on whichever instance). */
   spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
+  /** Forgets at most `limit` ids whose assertion expired more than `keepSeconds` ago; returns how many. */
+  purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
 export function createSpentAssertions(db: Queryable, now: () => Date = () => new Date()): SpentAssertions {
@@ -18,11 +20,8 @@ export function createSpentAssertions(db: Queryable, now: () => Date = () => new
       );
       return r.rows.length === 1;
     },
-    async purge(q, keepSeconds) {
-      const r = await q.query('delete from spent_client_assertions where expires_at < $1 returning jti', [
-        new Date(now().getTime() - keepSeconds * 1000),
-      ]);
-      return r.rows.length;
+    purge(q, keepSeconds, limit) {
+      return deleteSome(q, 'spent_client_assertions', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
     },
   };
 }

@@ -10,8 +10,16 @@ import { type Periodic, runEvery } from '../periodic.js';
 
 export interface PurgeTask {
   name: string;
-  purge(q: Queryable): Promise<number>;
+  /** Deletes at most `limit` rows nobody needs any more; returns how many (fewer: nothing is left). */
+  purge(q: Queryable, limit: number): Promise<number>;
 }
+
+/**
+ * Rows one purge transaction deletes at most. Small enough that a batch takes milliseconds (its
+ * row locks, WAL burst and, on the embedded database, its hold on the only connection stay short),
+ * large enough that a pass over a million expired rows is a thousand statements, not a million.
+ */
+export const PURGE_BATCH_ROWS = 1000;
 
 export interface Housekeeping {
   /** One pass over every task, by whichever instance gets the lock; undefined when another has it. */
@@ -23,19 +31,32 @@ export interface Housekeeping {
 
 /**
  * Deletes rows nobody needs any more (expired refresh tokens, old revocations, forgotten login
- * failures) so no table grows without bound. Every instance runs the timer; a try-lock lets one
- * of them do each pass and the others skip it.
+ * failures) so no table grows without bound. A pass deletes in batches of at most `batchRows`,
+ * each its own short transaction, so requests go on between them however much has piled up.
+ * Every instance runs the timer; each batch takes a try-lock first, so batches never run on two
+ * instances at once, and an instance that finds the lock taken ends its pass (the holder is at it).
  */
-export function createHousekeeping(db: Database, tasks: PurgeTask[]): Housekeeping {
+export function createHousekeeping(db: Database, tasks: PurgeTask[], { batchRows = PURGE_BATCH_ROWS } = {}): Housekeeping {
   let passes: Periodic | undefined;
-  const runOnce = () =>
+  const batch = (task: PurgeTask) =>
     db.transaction(async (tx) => {
       const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [LOCKS.housekeeping]);
-      if (!lock.rows[0]?.ok) return undefined;
-      const purged: Record<string, number> = {};
-      for (const task of tasks) purged[task.name] = await task.purge(tx);
-      return purged;
+      return lock.rows[0]?.ok ? task.purge(tx, batchRows) : undefined;
     });
+  const runOnce = async () => {
+    const purged: Record<string, number> = Object.fromEntries(tasks.map((task) => [task.name, 0]));
+    let first = true;
+    for (const task of tasks) {
+      for (;;) {
+        const n = await batch(task);
+        if (n === undefined) return first ? undefined : purged;
+        first = false;
+        purged[task.name] = (purged[task.name] ?? 0) + n;
+        if (n < batchRows) break;
+      }
+    }
+    return purged;
+  };
   return {
     runOnce,
     start(intervalSeconds, onError = () => {}) {
@@ -54,12 +75,12 @@ export function sigilPurgeTasks(db: Database, config: Config, now: () => Date, k
   const revocations = createAccessTokenRevocations(db, now);
   const throttle = createLoginThrottle(db, config.login, now);
   return [
-    { name: 'refresh_tokens', purge: (q) => refreshTokens.purge(q, keepSeconds) },
-    { name: 'revoked_access_tokens', purge: (q) => revocations.purge(q, config.keys.clockSkewSeconds) },
-    { name: 'login_attempts', purge: (q) => throttle.purge(q) },
+    { name: 'refresh_tokens', purge: (q, limit) => refreshTokens.purge(q, keepSeconds, limit) },
+    { name: 'revoked_access_tokens', purge: (q, limit) => revocations.purge(q, config.keys.clockSkewSeconds, limit) },
+    { name: 'login_attempts', purge: (q, limit) => throttle.purge(q, limit) },
     // Spent DPoP proof ids are needed only while their proof could still be accepted.
-    { name: 'dpop_proof_jtis', purge: (q) => createDpopReplayStore(q).purge(q, now()) },
+    { name: 'dpop_proof_jtis', purge: (q, limit) => createDpopReplayStore(q).purge(q, now(), limit) },
     // A spent jti is needed only while its assertion could still be accepted (exp + clock skew).
-    { name: 'spent_client_assertions', purge: (q) => createSpentAssertions(db, now).purge(q, config.keys.clockSkewSeconds) },
+    { name: 'spent_client_assertions', purge: (q, limit) => createSpentAssertions(db, now).purge(q, config.keys.clockSkewSeconds, limit) },
   ];
 }

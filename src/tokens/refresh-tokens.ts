@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { deleteSome } from '../db/batched-delete.js';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
 import { EFFECTIVE_SCOPES_OF_U, ROLE_NAMES_OF_U } from '../users/permissions-sql.js';
@@ -71,8 +72,12 @@ export interface RefreshTokenStore {
   revoke(token: string, clientId: string): Promise<boolean>;
   /** Ends every live family of a user or a client; returns how many. */
   revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason, exceptFamilyId?: string): Promise<number>;
-  /** Deletes families (and their tokens) that expired or were revoked more than `keepSeconds` ago. */
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
+  /**
+   * Deletes at most `limit` of the tokens and families (with their tokens) that expired or were
+   * revoked more than `keepSeconds` ago; returns how many rows it deleted (tokens a deleted family
+   * takes with it are not counted).
+   */
+  purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
 const TOKEN_BYTES = 32;
@@ -366,14 +371,13 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       return r.rows.length;
     },
 
-    async purge(q, keepSeconds) {
+    async purge(q, keepSeconds, limit) {
       const before = later(now(), -keepSeconds);
-      const r = await q.query(
-        'delete from refresh_token_families where expires_at < $1 or revoked_at < $1 returning id',
-        [before],
-      );
-      const idle = await q.query('delete from refresh_tokens where expires_at < $1 returning family_id', [before]);
-      return r.rows.length + idle.rows.length;
+      // Tokens first: a token never outlives its family, so an expired family's tokens are mostly
+      // gone by the time the family goes, and the family's delete trigger has little left to do.
+      const tokens = await deleteSome(q, 'refresh_tokens', 'expires_at < $1', [before], limit);
+      if (tokens >= limit) return tokens;
+      return tokens + (await deleteSome(q, 'refresh_token_families', 'expires_at < $1 or revoked_at < $1', [before], limit - tokens));
     },
   };
 }

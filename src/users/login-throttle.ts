@@ -1,3 +1,4 @@
+import { deleteSome } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface LoginThrottleSettings {
@@ -24,7 +25,8 @@ export interface LoginThrottle {
   /** Clears the failures (call it only when the login's lookup found some: it is a write). */
   recordSuccess(username: string, address: string): Promise<void>;
   /** Deletes rows whose failures are forgotten and whose lock-out is over. */
-  purge(q: Queryable): Promise<number>;
+  /** Forgets at most `limit` failures older than the window (and not locking a name out); returns how many. */
+  purge(q: Queryable, limit: number): Promise<number>;
 }
 
 interface AttemptRow {
@@ -90,13 +92,9 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
       await db.query('delete from login_attempts where key = any($1::text[])', [attemptKeys(username, address)]);
     },
 
-    async purge(q) {
+    purge(q, limit) {
       const t = now();
-      const r = await q.query(
-        `delete from login_attempts where last_failure_at < $1 and (locked_until is null or locked_until < $2) returning key`,
-        [new Date(t.getTime() - s.failureWindowSeconds * 1000), t],
-      );
-      return r.rows.length;
+      return deleteSome(q, 'login_attempts', 'last_failure_at < $1 and (locked_until is null or locked_until < $2)', [new Date(t.getTime() - s.failureWindowSeconds * 1000), t], limit);
     },
   };
 }
