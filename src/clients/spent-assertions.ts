@@ -1,4 +1,4 @@
-import { deleteSome } from '../db/batched-delete.js';
+import { deletePageRange } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 // private_key_jwt assertion ids already used (RFC 7523 §3 item 7): in the database, so a replay is
@@ -6,8 +6,8 @@ import type { Queryable } from '../db/database.js';
 export interface SpentAssertions {
   /** Records a jti as used; false when it was already (a replay, on whichever instance). */
   spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
-  /** Forgets at most `limit` ids whose assertion expired more than `keepSeconds` ago; returns how many. */
-  purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
+  /** One step of a walk through the table (src/db/batched-delete.ts): forgets at most `limit` ids whose assertion expired more than `keepSeconds` ago. */
+  purge(q: Queryable, keepSeconds: number, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
 }
 
 export function createSpentAssertions(db: Queryable, now: () => Date = () => new Date()): SpentAssertions {
@@ -20,8 +20,8 @@ export function createSpentAssertions(db: Queryable, now: () => Date = () => new
       );
       return r.rows.length === 1;
     },
-    purge(q, keepSeconds, limit) {
-      return deleteSome(q, 'spent_client_assertions', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
+    purge(q, keepSeconds, limit, fromPage) {
+      return deletePageRange(q, 'spent_client_assertions', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit, fromPage);
     },
   };
 }

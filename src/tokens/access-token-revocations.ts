@@ -1,5 +1,5 @@
 import { createBatcher } from '../db/batch.js';
-import { deleteSome } from '../db/batched-delete.js';
+import { deleteOldest } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 export interface AccessTokenStatus {
@@ -58,7 +58,7 @@ export function createAccessTokenRevocations(db: Queryable, now: () => Date = ()
       return { revoked: row?.revoked ?? true, username: row?.username ?? undefined, clientEnabled: row?.client_enabled ?? false };
     },
     purge(q, keepSeconds, limit) {
-      return deleteSome(q, 'revoked_access_tokens', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
+      return deleteOldest(q, 'revoked_access_tokens', 'expires_at', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
     },
   };
 }

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createBatcher } from '../db/batch.js';
-import { deleteSome } from '../db/batched-delete.js';
+import { deletePageRange } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface DpopReplayStore {
   /** Records a proof id once; false when any instance has recorded it already (a replay). */
   remember(jkt: string, jti: string, expiresAt: Date): Promise<boolean>;
-  /** Forgets at most `limit` proof ids that expired before `now`; returns how many. */
-  purge(q: Queryable, now: Date, limit: number): Promise<number>;
+  /** One step of a walk through the table (src/db/batched-delete.ts): forgets at most `limit` proof ids that expired before `now`. */
+  purge(q: Queryable, now: Date, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
 }
 
 /**
@@ -32,8 +32,8 @@ export function createDpopReplayStore(db: Pick<Database, 'query'>): DpopReplaySt
       const id = createHash('sha256').update(`${jkt}\0${jti}`).digest('base64url');
       return inserts.load({ id, expiresAt });
     },
-    purge(q, now, limit) {
-      return deleteSome(q, 'dpop_proof_jtis', 'expires_at < $1', [now], limit);
+    purge(q, now, limit, fromPage) {
+      return deletePageRange(q, 'dpop_proof_jtis', 'expires_at < $1', [now], limit, fromPage);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
-import { deleteSome } from '../db/batched-delete.js';
+import { deleteOldest, deletePageRange } from '../db/batched-delete.js';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
 import { EFFECTIVE_SCOPES_OF_U, ROLE_NAMES_OF_U } from '../users/permissions-sql.js';
@@ -73,11 +73,15 @@ export interface RefreshTokenStore {
   /** Ends every live family of a user or a client; returns how many. */
   revokeAll(owner: { userId: string } | { clientId: string }, reason: RevokeReason, exceptFamilyId?: string): Promise<number>;
   /**
-   * Deletes at most `limit` of the tokens and families (with their tokens) that expired or were
-   * revoked more than `keepSeconds` ago; returns how many rows it deleted (tokens a deleted family
-   * takes with it are not counted).
+   * One step of a walk through the tokens (src/db/batched-delete.ts): deletes at most `limit`
+   * tokens that expired more than `keepSeconds` ago, from page `fromPage` on.
    */
-  purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
+  purgeTokens(q: Queryable, keepSeconds: number, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
+  /**
+   * Deletes at most `limit` families (their tokens go with them) that expired or were revoked
+   * more than `keepSeconds` ago, the oldest first; returns how many families.
+   */
+  purgeFamilies(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
 const TOKEN_BYTES = 32;
@@ -371,13 +375,15 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       return r.rows.length;
     },
 
-    async purge(q, keepSeconds, limit) {
+    purgeTokens(q, keepSeconds, limit, fromPage) {
+      return deletePageRange(q, 'refresh_tokens', 'expires_at < $1', [later(now(), -keepSeconds)], limit, fromPage);
+    },
+
+    async purgeFamilies(q, keepSeconds, limit) {
       const before = later(now(), -keepSeconds);
-      // Tokens first: a token never outlives its family, so an expired family's tokens are mostly
-      // gone by the time the family goes, and the family's delete trigger has little left to do.
-      const tokens = await deleteSome(q, 'refresh_tokens', 'expires_at < $1', [before], limit);
-      if (tokens >= limit) return tokens;
-      return tokens + (await deleteSome(q, 'refresh_token_families', 'expires_at < $1 or revoked_at < $1', [before], limit - tokens));
+      const expired = await deleteOldest(q, 'refresh_token_families', 'expires_at', 'expires_at < $1', [before], limit);
+      if (expired >= limit) return expired;
+      return expired + (await deleteOldest(q, 'refresh_token_families', 'revoked_at', 'revoked_at < $1', [before], limit - expired));
     },
   };
 }

@@ -1,4 +1,4 @@
-import { deleteSome } from '../db/batched-delete.js';
+import { deleteOldest } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface LoginThrottleSettings {
@@ -24,8 +24,7 @@ export interface LoginThrottle {
   recordFailure(username: string, address: string): Promise<void>;
   /** Clears the failures (call it only when the login's lookup found some: it is a write). */
   recordSuccess(username: string, address: string): Promise<void>;
-  /** Deletes rows whose failures are forgotten and whose lock-out is over. */
-  /** Forgets at most `limit` failures older than the window (and not locking a name out); returns how many. */
+  /** Deletes at most `limit` rows whose failures are forgotten and whose lock-out is over, the oldest first; returns how many. */
   purge(q: Queryable, limit: number): Promise<number>;
 }
 
@@ -94,7 +93,7 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
 
     purge(q, limit) {
       const t = now();
-      return deleteSome(q, 'login_attempts', 'last_failure_at < $1 and (locked_until is null or locked_until < $2)', [new Date(t.getTime() - s.failureWindowSeconds * 1000), t], limit);
+      return deleteOldest(q, 'login_attempts', 'last_failure_at', 'last_failure_at < $1 and (locked_until is null or locked_until < $2)', [new Date(t.getTime() - s.failureWindowSeconds * 1000), t], limit);
     },
   };
 }
