@@ -1,5 +1,6 @@
 // What every ceiling shares: Sigil's HTTP stack (Fastify + @fastify/formbody) and the same request
 // parsing, so the gap between a ceiling and Sigil is Sigil's own work (database, checks, logging).
+import cluster from 'node:cluster';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 
@@ -15,14 +16,16 @@ export async function ceilingServer(): Promise<FastifyInstance> {
 }
 
 /**
- * Listens on a free loopback port and tells the parent which one. This JSON line is the only thing
- * a ceiling writes to stdout (bench/lib/spawn.ts waits for it).
+ * Listens on a free loopback port and tells the parent which one: this JSON line is the only thing
+ * a ceiling writes to stdout (bench/lib/spawn.ts waits for it). In a worker of cluster.ts, the
+ * port (the same for every worker: node:cluster shares port 0) goes to the primary instead.
  */
 export async function announce(app: FastifyInstance): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the ceiling is not listening on TCP');
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
+  if (cluster.isWorker) process.send?.({ port: address.port });
+  else process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
 }
 
 /** The form parameters, each once, as Sigil's readForm requires; undefined when the body is not a form. */

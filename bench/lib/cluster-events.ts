@@ -9,16 +9,10 @@ import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify
 import { CLIENT_CACHE_MAX_STALENESS_MS } from '../../src/clients/client-cache.js';
 import { type Bound, type Convergence, convergence } from './converge.js';
 import { type ClientCredentials, isActive, mapLimit, postForm, stringField, tokenRequest } from './oauth.js';
-import type { Findings } from './report.js';
+import type { Findings } from './results.js';
+import type { Cluster } from './scenario.js';
 import { createClient, type Sigil } from './sigil.js';
 import type { Server } from './spawn.js';
-
-export interface Cluster {
-  /** The first instance, with the bench's clients, the CLI and the settings. */
-  sigil: Sigil;
-  /** Every instance, the first included, all on one database. */
-  instances: Server[];
-}
 
 const SAMPLE_EVERY_MS = 500;
 // A revocation must show at the first probe; probing goes on this long anyway, to tell how late it was.
@@ -26,7 +20,7 @@ const REVOCATION_PROBING_MS = 5000;
 
 type Event = 'rotation' | 'revocation' | 'disable';
 
-/** What Sigil promises (README, "Scaling out"; the client cache setting; src/clients/client-cache.ts). */
+/** What Sigil promises (docs/operations.md, "Scaling out"; the client cache setting; src/clients/client-cache.ts). */
 function bounds(sigil: Sigil): Record<Event, Bound> {
   return {
     rotation: {

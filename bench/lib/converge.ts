@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const PROBE_EVERY_MS = 20;
 
-/** A bound as the README states it. */
+/** A bound as docs/operations.md states it. */
 export interface Bound {
   text: string;
   /** The change must show on every instance within this long. */

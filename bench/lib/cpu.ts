@@ -16,13 +16,14 @@ function ticksOf(pid: number, children = false): number | undefined {
   }
 }
 
-function postgresPids(): number[] {
+/** Every process's pid that passes `keep` (reading /proc/<pid>/`file`), [] without /proc. */
+function pidsWhere(file: string, keep: (text: string) => boolean): number[] {
   try {
     return readdirSync('/proc')
       .filter((d) => /^\d+$/.test(d))
       .filter((d) => {
         try {
-          return readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('postgres');
+          return keep(readFileSync(`/proc/${d}/${file}`, 'utf8'));
         } catch {
           return false;
         }
@@ -31,6 +32,13 @@ function postgresPids(): number[] {
   } catch {
     return [];
   }
+}
+
+const postgresPids = () => pidsWhere('comm', (comm) => comm.startsWith('postgres'));
+
+/** The process and its children (a node:cluster primary's workers), alive now. */
+export function processTree(pid: number): number[] {
+  return [pid, ...pidsWhere('stat', (stat) => stat.split(') ')[1]?.split(' ')[1] === String(pid))];
 }
 
 // Backends come and go (a pool closes idle connections): one that exits is reaped by the
@@ -43,12 +51,18 @@ export interface CpuSample {
   stop(): { server: number; postgres: number } | undefined;
 }
 
+/** A server's CPU: its own, its live children's (workers) and its exited children's. */
+const serverTicks = (pid: number) => {
+  const own = ticksOf(pid, true);
+  return own === undefined ? undefined : processTree(pid).slice(1).reduce((sum, child) => sum + (ticksOf(child) ?? 0), own);
+};
+
 export function sampleCpu(pid: number): CpuSample {
-  const server = ticksOf(pid);
+  const server = serverTicks(pid);
   const postgres = postgresTicks();
   return {
     stop() {
-      const after = ticksOf(pid);
+      const after = serverTicks(pid);
       if (server === undefined || after === undefined) return undefined;
       return { server: (after - server) / TICKS_PER_SECOND, postgres: (postgresTicks() - postgres) / TICKS_PER_SECOND };
     },

@@ -10,7 +10,7 @@ export interface Contender {
   server: Server;
   connections: number;
   /** Built anew for each slice (the refresh chains need fresh logins after a cut). */
-  traffic: () => Promise<Traffic>;
+  traffic: () => Traffic | Promise<Traffic>;
 }
 
 export interface Interleaved {

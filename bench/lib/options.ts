@@ -20,13 +20,14 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --duration <s>               seconds each server is loaded per scenario (default 8: under 3 minutes in all)
+  --duration <s>               seconds each server is loaded per scenario (default 8: about 3 minutes in all)
   --warmup <s>                 seconds of warm-up before each timed run (default: duration/10, 1 to 2)
   --slices <n>                 a scenario and its ceilings take turns in n slices each (default 4)
   --connections <n>            concurrent connections (default 50)
   --password-connections <n>   connections of the password scenarios (default 8)
   --pool <n>                   distinct access tokens for introspection (default 5000)
-  --only <a,b>                 run only these scenarios (and their ceilings): %SCENARIOS%
+  --only <a,b>                 run only these scenarios or groups (and their ceilings): %SCENARIOS%
+                               (without --only: all but %ON_REQUEST%)
   --json                       print the results as JSON instead of the table
   --cpu-prof                   profile Sigil (node --cpu-prof) into bench/results/<timestamp>-sigil/
   -h, --help
@@ -44,7 +45,7 @@ function positive(name: string, value: string | undefined, fallback: number, min
   return n;
 }
 
-/** Returns undefined when help was asked for. */
+/** `scenarios`: every name --only accepts (scenarios and groups). Returns undefined when help was asked for. */
 export function parseOptions(argv: string[], scenarios: readonly string[]): BenchOptions | undefined {
   let values: ReturnType<typeof parse>['values'];
   try {
@@ -56,7 +57,7 @@ export function parseOptions(argv: string[], scenarios: readonly string[]): Benc
   const duration = positive('duration', values.duration, 8);
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = only?.filter((s) => !scenarios.includes(s)) ?? [];
-  if (unknown.length > 0) throw new UsageError(`unknown scenario ${unknown.join(', ')}; known: ${scenarios.join(', ')}`);
+  if (unknown.length > 0) throw new UsageError(`unknown scenario or group ${unknown.join(', ')}; known: ${scenarios.join(', ')}`);
   if (only?.length === 0) throw new UsageError('--only needs at least one scenario');
   return {
     duration,

@@ -1,5 +1,6 @@
 // Peak resident memory of a server process while a scenario runs (Linux: /proc).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { processTree } from './cpu.js';
 
 const SAMPLE_EVERY_MS = 100;
 
@@ -26,9 +27,20 @@ export interface RssSampler {
 /**
  * Two measures, the larger wins: VmHWM, the kernel's own high-water mark, reset at the start
  * (writing 5 to clear_refs, Linux ≥ 4.0, allowed on our own child) so it covers this scenario
- * only; and VmRSS polled every 100 ms, for kernels that refuse the reset.
+ * only; and VmRSS polled every 100 ms, for kernels that refuse the reset. A process with
+ * children (a node:cluster primary) gives the largest of its processes: the budget is per process.
  */
 export function sampleRss(pid: number): RssSampler {
+  const samplers = processTree(pid).map(sampleOne);
+  return {
+    stop() {
+      const peaks = samplers.map((s) => s.stop()).filter((p) => p !== undefined);
+      return peaks.length > 0 ? Math.max(...peaks) : undefined;
+    },
+  };
+}
+
+function sampleOne(pid: number): RssSampler {
   let hwmReset = false;
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 const STDERR_TAIL_BYTES = 4096;
 
@@ -59,9 +60,15 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Starts a ceiling (a TypeScript file run through tsx) and waits for its `{"port":N}` line. */
-export async function startCeiling(name: string, script: string, o: { env: NodeJS.ProcessEnv; cwd: string }): Promise<Server> {
-  const child = start(process.execPath, ['--import', 'tsx', script], o);
+const CLUSTER = fileURLToPath(new URL('../ceilings/cluster.ts', import.meta.url));
+
+/**
+ * Starts a ceiling (a TypeScript file run through tsx), in `workers` processes sharing its port
+ * through node:cluster when more than one, and waits for its `{"port":N}` line.
+ */
+export async function startCeiling(name: string, script: string, o: { env: NodeJS.ProcessEnv; cwd: string; workers: number }): Promise<Server> {
+  const args = o.workers > 1 ? [CLUSTER, String(o.workers), script] : [script];
+  const child = start(process.execPath, ['--import', 'tsx', ...args], o);
   const lines = createInterface({ input: child.process.stdout ?? process.stdin });
   const announced = (async () => {
     for await (const line of lines) {

@@ -1,4 +1,4 @@
-// A plain-text table for the terminal (and for pasting into the README as is).
+// A plain-text table for the terminal (and for pasting into docs/benchmarks.md as is).
 
 export interface Column {
   title: string;

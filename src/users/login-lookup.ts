@@ -19,7 +19,7 @@ export interface LoginLookup {
 
 /**
  * One statement instead of two (the lock-out check, then the user): a login's event-loop CPU is
- * mostly node-postgres and the wake-up of each round trip (README, Benchmarks: the password gap).
+ * mostly node-postgres and the wake-up of each round trip (docs/benchmarks.md, the password target).
  * The user's roles and effective scopes ride along as subqueries, so permissions cost no round
  * trip either. It always returns one row: the attempts' aggregate, and the user's columns or nulls.
  */

@@ -1,0 +1,81 @@
+// Ceiling (f), the private_key_jwt token ceiling: ceiling (b') plus one RFC 7523 client assertion
+// verified as Sigil verifies it (src/oauth/client-assertion.ts: header alg and kid, the client's
+// key imported once, one ES256 signature check by node:crypto on libuv's pool, iss = sub =
+// client_id, aud, exp, iat, jti). The jti is checked in memory (a Map until the assertion
+// expires), not in a database: Sigil spends it with one insert, so that a replay is refused on any
+// instance, and that insert is the part of Sigil's cost the ratio shows.
+import { createPublicKey, type JsonWebKey, KeyObject, randomUUID, sign, verify } from 'node:crypto';
+import { generateKeyPair } from 'jose';
+import { announce, ceilingServer, formParams, requiredEnv } from './http.js';
+
+const ISSUER = requiredEnv('BENCH_ISSUER');
+const CLIENT_ID = requiredEnv('BENCH_CLIENT_ID');
+const clientJwk = JSON.parse(requiredEnv('BENCH_CLIENT_JWK')) as JsonWebKey & { kid: string };
+const clientKey = createPublicKey({ key: clientJwk, format: 'jwk' });
+const AUDIENCES = new Set([ISSUER, `${ISSUER}/token`]);
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const MAX_AGE_SECONDS = 300;
+const TTL_SECONDS = 600;
+const HEADER = { alg: 'ES256', kid: 'ceiling', typ: 'at+jwt' };
+const { privateKey } = await generateKeyPair('ES256');
+const signingKey = KeyObject.from(privateKey);
+const b64 = (text: string) => Buffer.from(text).toString('base64url');
+const encodedHeader = b64(JSON.stringify(HEADER));
+
+const signJwt = async (claims: Record<string, unknown>) => {
+  const input = `${encodedHeader}.${b64(JSON.stringify(claims))}`;
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    sign('sha256', Buffer.from(input), { key: signingKey, dsaEncoding: 'ieee-p1363' }, (err, sig) => (err ? reject(err) : resolve(sig))),
+  );
+  return `${input}.${signature.toString('base64url')}`;
+};
+
+const json = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+// Spent jtis until their assertion expires; swept as it grows, so it stays bounded.
+const spent = new Map<string, number>();
+function spend(jti: string, exp: number, now: number): boolean {
+  if (spent.has(jti)) return false;
+  if (spent.size >= 200_000) for (const [k, e] of spent) if (e <= now) spent.delete(k);
+  spent.set(jti, exp);
+  return true;
+}
+
+/** The client_id when the assertion holds, else undefined. */
+async function checkAssertion(assertion: string | undefined): Promise<string | undefined> {
+  const [h, p, s] = assertion?.split('.') ?? [];
+  if (!h || !p || !s) return undefined;
+  const header = json(h);
+  if (header.alg !== 'ES256' || (header.kid !== undefined && header.kid !== clientJwk.kid)) return undefined;
+  const claims = json(p);
+  if (claims.iss !== CLIENT_ID || claims.sub !== CLIENT_ID) return undefined;
+  const ok = await new Promise<boolean>((resolve) =>
+    verify('sha256', Buffer.from(`${h}.${p}`), { key: clientKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'), (err, good) =>
+      resolve(!err && good),
+    ),
+  );
+  if (!ok) return undefined;
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.some((a) => typeof a === 'string' && AUDIENCES.has(a))) return undefined;
+  const now = Math.floor(Date.now() / 1000);
+  const { exp, iat, jti } = claims;
+  if (typeof exp !== 'number' || exp <= now || exp > now + MAX_AGE_SECONDS) return undefined;
+  if (typeof iat === 'number' && iat > now + 60) return undefined;
+  if (typeof jti !== 'string' || !spend(jti, exp, now)) return undefined;
+  return CLIENT_ID;
+}
+
+const app = await ceilingServer();
+app.post('/token', async (req, reply) => {
+  const params = formParams(req);
+  if (!params?.grant_type || params.client_assertion_type !== JWT_BEARER) return reply.code(400).send({ error: 'invalid_request' });
+  const clientId = await checkAssertion(params.client_assertion);
+  if (!clientId) return reply.code(401).send({ error: 'invalid_client' });
+  const scope = params.scope ?? '';
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = { iss: ISSUER, sub: clientId, aud: ISSUER, client_id: clientId, jti: randomUUID(), scope, iat, exp: iat + TTL_SECONDS };
+  const accessToken = await signJwt(claims);
+  reply.header('cache-control', 'no-store');
+  return { access_token: accessToken, token_type: 'Bearer', expires_in: TTL_SECONDS, scope };
+});
+await announce(app);
