@@ -1,3 +1,4 @@
+import { deletePageRange } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 // private_key_jwt assertion ids already used (RFC 7523 §3 item 7): in the database, so a replay is
@@ -5,7 +6,8 @@ import type { Queryable } from '../db/database.js';
 export interface SpentAssertions {
   /** Records a jti as used; false when it was already (a replay, on whichever instance). */
   spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
+  /** One step of a walk through the table (src/db/batched-delete.ts): forgets at most `limit` ids whose assertion expired more than `keepSeconds` ago. */
+  purge(q: Queryable, keepSeconds: number, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
 }
 
 export function createSpentAssertions(db: Queryable, now: () => Date = () => new Date()): SpentAssertions {
@@ -18,11 +20,8 @@ export function createSpentAssertions(db: Queryable, now: () => Date = () => new
       );
       return r.rows.length === 1;
     },
-    async purge(q, keepSeconds) {
-      const r = await q.query('delete from spent_client_assertions where expires_at < $1 returning jti', [
-        new Date(now().getTime() - keepSeconds * 1000),
-      ]);
-      return r.rows.length;
+    purge(q, keepSeconds, limit, fromPage) {
+      return deletePageRange(q, 'spent_client_assertions', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit, fromPage);
     },
   };
 }

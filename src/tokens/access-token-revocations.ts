@@ -1,4 +1,5 @@
 import { createBatcher } from '../db/batch.js';
+import { deleteOldest } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 export interface AccessTokenStatus {
@@ -17,8 +18,8 @@ export interface AccessTokenRevocations {
    * (concurrent calls share a statement: src/db/batch.ts).
    */
   status(token: { jti: string; clientId: string; userId: string | undefined }): Promise<AccessTokenStatus>;
-  /** Forgets revocations of tokens that expired more than `keepSeconds` ago. */
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
+  /** Forgets at most `limit` revocations of tokens that expired more than `keepSeconds` ago; returns how many. */
+  purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -56,11 +57,8 @@ export function createAccessTokenRevocations(db: Queryable, now: () => Date = ()
       const row = await statuses.load({ jti, clientId, userId: userId && UUID.test(userId) ? userId : null });
       return { revoked: row?.revoked ?? true, username: row?.username ?? undefined, clientEnabled: row?.client_enabled ?? false };
     },
-    async purge(q, keepSeconds) {
-      const r = await q.query('delete from revoked_access_tokens where expires_at < $1 returning jti', [
-        new Date(now().getTime() - keepSeconds * 1000),
-      ]);
-      return r.rows.length;
+    purge(q, keepSeconds, limit) {
+      return deleteOldest(q, 'revoked_access_tokens', 'expires_at', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
     },
   };
 }

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createBatcher } from '../db/batch.js';
+import { deletePageRange } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface DpopReplayStore {
   /** Records a proof id once; false when any instance has recorded it already (a replay). */
   remember(jkt: string, jti: string, expiresAt: Date): Promise<boolean>;
-  purge(q: Queryable, now: Date): Promise<number>;
+  /** One step of a walk through the table (src/db/batched-delete.ts): forgets at most `limit` proof ids that expired before `now`. */
+  purge(q: Queryable, now: Date, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
 }
 
 /**
@@ -30,8 +32,8 @@ export function createDpopReplayStore(db: Pick<Database, 'query'>): DpopReplaySt
       const id = createHash('sha256').update(`${jkt}\0${jti}`).digest('base64url');
       return inserts.load({ id, expiresAt });
     },
-    async purge(q, now) {
-      return (await q.query('delete from dpop_proof_jtis where expires_at < $1 returning jti', [now])).rows.length;
+    purge(q, now, limit, fromPage) {
+      return deletePageRange(q, 'dpop_proof_jtis', 'expires_at < $1', [now], limit, fromPage);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { deleteOldest, deletePageRange } from '../db/batched-delete.js';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
 import { InvalidInputError } from '../db/errors.js';
@@ -96,8 +97,16 @@ export interface RefreshTokenStore {
   listFamilies(userId: string, page?: PageRequest): Promise<Page<RefreshFamilyInfo>>;
   /** Ends one family of this user; a family of another user is 'unknown', as a family that never was. */
   revokeFamily(userId: string, familyId: string, reason: RevokeReason): Promise<EndFamilyResult>;
-  /** Deletes families (and their tokens) that expired or were revoked more than `keepSeconds` ago. */
-  purge(q: Queryable, keepSeconds: number): Promise<number>;
+  /**
+   * One step of a walk through the tokens (src/db/batched-delete.ts): deletes at most `limit`
+   * tokens that expired more than `keepSeconds` ago, from page `fromPage` on.
+   */
+  purgeTokens(q: Queryable, keepSeconds: number, limit: number, fromPage?: number): Promise<{ deleted: number; nextPage: number | undefined }>;
+  /**
+   * Deletes at most `limit` families (their tokens go with them) that expired or were revoked
+   * more than `keepSeconds` ago, the oldest first; returns how many families.
+   */
+  purgeFamilies(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
 const TOKEN_BYTES = 32;
@@ -455,14 +464,15 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       return row?.ended ? 'ended' : row?.found ? 'already-ended' : 'unknown';
     },
 
-    async purge(q, keepSeconds) {
+    purgeTokens(q, keepSeconds, limit, fromPage) {
+      return deletePageRange(q, 'refresh_tokens', 'expires_at < $1', [later(now(), -keepSeconds)], limit, fromPage);
+    },
+
+    async purgeFamilies(q, keepSeconds, limit) {
       const before = later(now(), -keepSeconds);
-      const r = await q.query(
-        'delete from refresh_token_families where expires_at < $1 or revoked_at < $1 returning id',
-        [before],
-      );
-      const idle = await q.query('delete from refresh_tokens where expires_at < $1 returning family_id', [before]);
-      return r.rows.length + idle.rows.length;
+      const expired = await deleteOldest(q, 'refresh_token_families', 'expires_at', 'expires_at < $1', [before], limit);
+      if (expired >= limit) return expired;
+      return expired + (await deleteOldest(q, 'refresh_token_families', 'revoked_at', 'revoked_at < $1', [before], limit - expired));
     },
   };
 }

@@ -1,3 +1,4 @@
+import { deleteOldest } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
 export interface LoginThrottleSettings {
@@ -23,8 +24,8 @@ export interface LoginThrottle {
   recordFailure(username: string, address: string): Promise<void>;
   /** Clears the failures (call it only when the login's lookup found some: it is a write). */
   recordSuccess(username: string, address: string): Promise<void>;
-  /** Deletes rows whose failures are forgotten and whose lock-out is over. */
-  purge(q: Queryable): Promise<number>;
+  /** Deletes at most `limit` rows whose failures are forgotten and whose lock-out is over, the oldest first; returns how many. */
+  purge(q: Queryable, limit: number): Promise<number>;
 }
 
 interface AttemptRow {
@@ -90,13 +91,9 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
       await db.query('delete from login_attempts where key = any($1::text[])', [attemptKeys(username, address)]);
     },
 
-    async purge(q) {
+    purge(q, limit) {
       const t = now();
-      const r = await q.query(
-        `delete from login_attempts where last_failure_at < $1 and (locked_until is null or locked_until < $2) returning key`,
-        [new Date(t.getTime() - s.failureWindowSeconds * 1000), t],
-      );
-      return r.rows.length;
+      return deleteOldest(q, 'login_attempts', 'last_failure_at', 'last_failure_at < $1 and (locked_until is null or locked_until < $2)', [new Date(t.getTime() - s.failureWindowSeconds * 1000), t], limit);
     },
   };
 }

@@ -1,9 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import type { Database } from '../../src/db/database.js';
+import {
+  clientsSql,
+  families,
+  familiesSql,
+  loginFailuresSql,
+  refreshTokensSql,
+  revocationsSql,
+  SCALE_FULL,
+  SCALE_TABLES,
+  type ScaleSizes,
+  scaleClient,
+  scaleRefreshToken,
+  scaleUser,
+  usersSql,
+} from '../../bench/scale/dataset-sql.js';
+import { createClientRepository } from '../../src/clients/client-repository.js';
+import { parseConfig } from '../../src/config.js';
+import type { Database, Queryable } from '../../src/db/database.js';
+import { createHousekeeping, sigilPurgeTasks } from '../../src/ops/housekeeping.js';
 import { createAccessTokenRevocations } from '../../src/tokens/access-token-revocations.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
 import { createLoginLookup } from '../../src/users/login-lookup.js';
+import { createLoginThrottle } from '../../src/users/login-throttle.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 // The batched statements join several tables for many requests at once. A plan that starts from
@@ -108,4 +127,152 @@ t.test("a login's lookup (lock-out state and user in one statement) touches a bo
   const pages = pagesTouched(found.plan ?? '');
   t.ok(pages <= MAX_PAGES_PER_REQUEST, `${pages} pages (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
   t.notMatch(found.plan ?? '', /Seq Scan on (users|login_attempts|roles|user_roles)/, 'index lookups only');
+});
+
+// ---- At a million rows (issue 16) ----
+// The bench's scale dataset holds a million users and five million refresh tokens; building it
+// takes minutes. These tests build the same rows (bench/scale/dataset-sql.ts) at a sample size,
+// ANALYZE them as the bench's builder does, then tell the planner each table holds what the full
+// dataset holds (pg_class.reltuples, scaled: the planner keeps the sample's row density per page,
+// so every estimate, the statistics' distinct counts included, grows to the full size). Each hot
+// statement is recorded as Sigil's own code sends it and EXPLAINed under those estimates: a
+// sequential scan of a big table fails, as it would if an index were missing (the last test drops
+// indexes to show that it does). No planner switch is turned off.
+
+const SAMPLE: ScaleSizes = { users: 4000, clients: 400, refreshTokens: 20_000, revocations: 4000, loginFailures: 400 };
+const BIG_TABLES = /Seq Scan on (users|clients|refresh_token_families|refresh_tokens|revoked_access_tokens|login_attempts)\b/;
+const FAKE_ARGON2 = `$argon2id$v=19$m=19456,t=2,p=1$${'A'.repeat(22)}$${'A'.repeat(43)}`;
+const THROTTLE = { maxFailuresPerAddress: 5, maxFailuresPerUser: 20, baseLockoutSeconds: 1, maxLockoutSeconds: 900, failureWindowSeconds: 900 };
+
+async function withMillionRowStatistics(db: Database) {
+  for (const step of [usersSql(SAMPLE, FAKE_ARGON2), clientsSql(SAMPLE), refreshTokensSql(SAMPLE), familiesSql(SAMPLE), revocationsSql(SAMPLE), loginFailuresSql(SAMPLE)]) {
+    await db.query(step.sql);
+  }
+  await db.query(`analyze ${SCALE_TABLES.join(', ')}`);
+  const full: Record<string, [number, number]> = {
+    users: [SCALE_FULL.users, SAMPLE.users],
+    clients: [SCALE_FULL.clients, SAMPLE.clients],
+    refresh_tokens: [SCALE_FULL.refreshTokens, SAMPLE.refreshTokens],
+    refresh_token_families: [families(SCALE_FULL), families(SAMPLE)],
+    revoked_access_tokens: [SCALE_FULL.revocations, SAMPLE.revocations],
+    login_attempts: [SCALE_FULL.loginFailures, SAMPLE.loginFailures],
+  };
+  for (const [table, [big, sample]] of Object.entries(full)) {
+    await db.query(
+      `update pg_class set reltuples = reltuples * $2
+       where oid = $1::regclass or oid in (select indexrelid from pg_index where indrelid = $1::regclass)`,
+      [table, big / sample],
+    );
+  }
+  const r = await db.query<{ n: number }>(`select reltuples::float8 as n from pg_class where oid = 'refresh_tokens'::regclass`);
+  return r.rows[0]?.n;
+}
+
+/** `db`, recording every statement (in transactions too) as Sigil's code sends it. */
+function recording(db: Database) {
+  const sent: { sql: string; params: unknown[] | undefined }[] = [];
+  const wrap = <Q extends Queryable>(q: Q): Q => ({
+    ...q,
+    query: (sql: string, params?: unknown[]) => {
+      sent.push({ sql, params });
+      return q.query(sql, params);
+    },
+  });
+  const spied: Database = { ...wrap(db), transaction: (fn) => db.transaction((tx) => fn(wrap(tx))) };
+  return { spied, sent };
+}
+
+async function planOf(db: Queryable, sql: string, params: unknown[] | undefined): Promise<string> {
+  const r = await db.query<Record<string, string>>(`explain (costs off) ${sql}`, params);
+  return r.rows.map((row) => Object.values(row)[0]).join('\n');
+}
+
+/** Every hot statement, sent by the code that sends it in production, recorded by `spied`. */
+async function runHotStatements(spied: Database) {
+  const config = parseConfig({ SIGIL_ISSUER: 'https://sigil.test', LOG_LEVEL: 'silent' });
+  const now = () => new Date();
+  const live = [2, 3, 4, 5, 6, 7].map((i) => ({ token: scaleRefreshToken(i), clientId: scaleClient(i % SAMPLE.clients) }));
+  const store = createRefreshTokenStore(spied, { idleSeconds: 86400, absoluteSeconds: 864000, graceSeconds: 0 });
+  const revocations = createAccessTokenRevocations(spied);
+  const throttle = createLoginThrottle(spied, THROTTLE);
+  const user = await createLoginLookup(spied).find(scaleUser(123), '10.0.0.1');
+  await createClientRepository(spied).findById(scaleClient(7));
+  const rotated = await Promise.all(live.map((l) => store.rotate(l.token, l.clientId)));
+  // A spent token: the full transaction that finds it by hash and ends its family.
+  const reuse = await store.rotate(scaleRefreshToken(8, 0), scaleClient(8));
+  await store.issue({ userId: user.user?.id as string, clientId: scaleClient(123), scopes: [], authTime: now() });
+  await revocations.revoke({ jti: 'hot-plans-jti', clientId: scaleClient(3), expiresAt: new Date(Date.now() + 60_000) });
+  const statuses = await Promise.all(
+    ['scale-jti-5', 'hot-plans-jti', 'not-revoked'].map((jti) => revocations.status({ jti, clientId: scaleClient(5), userId: user.user?.id })),
+  );
+  await throttle.recordFailure(scaleUser(124), '10.0.0.1');
+  await throttle.recordSuccess(scaleUser(124), '10.0.0.1');
+  const purged = await createHousekeeping(spied, sigilPurgeTasks(spied, config, now), { batchRows: 50 }).runOnce();
+  return { user, rotated, reuse, statuses, purged };
+}
+
+const HOT: [string, RegExp][] = [
+  ['login lookup (lock-out state, user, roles, scopes)', /from login_attempts where key = any/],
+  ['client lookup', /from clients where client_id = \$1/],
+  ['batched refresh rotation', /with input as/],
+  ['refresh token by hash (reuse, grace, expiry)', /where t\.token_hash = \$1/],
+  ['new refresh family', /insert into refresh_token_families/],
+  ['revocation insert', /insert into revoked_access_tokens/],
+  ['introspection lookup (revocation check, user, client)', /revoked_access_tokens r where r\.jti/],
+  ['login failure read', /from login_attempts where key = \$1 for update/],
+  ['login failure write', /insert into login_attempts/],
+  ['login success clears failures', /delete from login_attempts where key = any/],
+  ['purge: refresh tokens (a walk in physical order)', /delete from refresh_tokens where ctid/],
+  ['purge: expired refresh families', /from refresh_token_families where expires_at < \$1 order by/],
+  ['purge: revoked refresh families', /from refresh_token_families where revoked_at < \$1 order by/],
+  ['purge: revocations', /delete from revoked_access_tokens where ctid/],
+  ['purge: login failures', /delete from login_attempts where ctid/],
+];
+
+t.test('at a million rows, every hot statement is an index lookup, never a scan of a big table', async (t) => {
+  const { db } = await createTestDatabase(t);
+  t.equal(await withMillionRowStatistics(db), SCALE_FULL.refreshTokens, 'the planner counts five million refresh tokens');
+  const { spied, sent } = recording(db);
+  const { user, rotated, reuse, statuses, purged } = await runHotStatements(spied);
+  t.match(user, { hasFailures: false, user: { username: scaleUser(123) } }, 'the statements did their work');
+  t.ok(rotated.every((r) => r.ok), 'live families rotated');
+  t.match(reuse, { ok: false }, 'a spent token is refused');
+  t.same(statuses.map((s) => s.revoked), [true, true, false]);
+  t.ok((purged?.refresh_tokens ?? 0) > 50 && (purged?.revoked_access_tokens ?? 0) > 50, `purged in several batches: ${JSON.stringify(purged)}`);
+  for (const [what, pattern] of HOT) {
+    const statement = sent.find((s) => pattern.test(s.sql));
+    if (!statement) {
+      t.fail(`${what}: not sent`);
+      continue;
+    }
+    const plan = await planOf(db, statement.sql, statement.params);
+    t.notMatch(plan, BIG_TABLES, `${what}: no sequential scan of a big table\n${plan}`);
+    if (/ctid/.test(statement.sql)) t.match(plan, /Tid Scan/, `${what}: deletes by row id`);
+    if (/order by/.test(statement.sql)) t.match(plan, /Index Scan using/, `${what}: walks an index from its oldest entry`);
+    if (/ctid >=/.test(statement.sql)) t.match(plan, /Tid Range Scan/, `${what}: reads one range of pages`);
+  }
+});
+
+t.test('the million-row guard fails when an index is missing', async (t) => {
+  const { db } = await createTestDatabase(t);
+  await withMillionRowStatistics(db);
+  const { spied, sent } = recording(db);
+  await runHotStatements(spied);
+  const cases: [string, string, RegExp][] = [
+    ['users_username_lower_key', 'login lookup', /from login_attempts where key = any/],
+    ['revoked_access_tokens_expires_idx', 'purge of revocations', /delete from revoked_access_tokens where ctid/],
+    ['refresh_token_families_revoked_idx', 'purge of revoked families', /from refresh_token_families where revoked_at < \$1 order by/],
+    ['refresh_token_families_expires_idx', 'purge of expired families', /from refresh_token_families where expires_at < \$1 order by/],
+    ['login_attempts_last_failure_at_idx', 'purge of login failures', /delete from login_attempts where ctid/],
+  ];
+  for (const [index, what, pattern] of cases) {
+    const statement = sent.find((s) => pattern.test(s.sql));
+    const plan = await db
+      .transaction(async (tx) => {
+        await tx.query(`drop index ${index}`);
+        throw new Rollback(await planOf(tx, statement?.sql ?? 'select', statement?.params));
+      })
+      .catch((err: unknown) => (err instanceof Rollback ? err.message : Promise.reject(err)));
+    t.match(plan, BIG_TABLES, `without ${index}, the ${what} scans a big table`);
+  }
 });
