@@ -92,6 +92,20 @@ export function normalizeHtu(url: string): string | undefined {
   return `${u.protocol}//${u.host}${normalizePercent(u.pathname || '/')}`;
 }
 
+// The endpoint's own URL is one string for the life of the process: normalised once, not per proof.
+const normalizedEndpoints = new Map<string, string | undefined>();
+
+/** htu names `url` (§4.3 item 9). A client that sends the URL exactly as the metadata gives it needs no parsing. */
+function sameHtu(htu: string, url: string): boolean {
+  let endpoint = normalizedEndpoints.get(url);
+  if (endpoint === undefined && !normalizedEndpoints.has(url)) {
+    endpoint = normalizeHtu(url);
+    if (normalizedEndpoints.size < 16) normalizedEndpoints.set(url, endpoint);
+  }
+  if (endpoint === undefined) return false;
+  return htu === url || normalizeHtu(htu) === endpoint;
+}
+
 interface ProofHeader {
   alg: SigningAlg;
   key: KeyObject;
@@ -159,9 +173,7 @@ export async function verifyDpopProof(proof: string, c: DpopProofChecks): Promis
   const { jti, htm, htu, iat, nonce } = claims;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 255) throw new DpopProofError('jti');
   if (htm !== c.method) throw new DpopProofError('htm');
-  if (typeof htu !== 'string' || normalizeHtu(htu) === undefined || normalizeHtu(htu) !== normalizeHtu(c.url)) {
-    throw new DpopProofError('htu');
-  }
+  if (typeof htu !== 'string' || !sameHtu(htu, c.url)) throw new DpopProofError('htu');
   const now = c.now.getTime() / 1000;
   if (typeof iat !== 'number' || !Number.isFinite(iat) || iat > now + c.clockSkewSeconds || iat < now - c.windowSeconds - c.clockSkewSeconds) {
     throw new DpopProofError('iat');
