@@ -150,7 +150,8 @@ export async function buildApp(deps: AppDeps) {
     createJwksFetcher({ allowHttpLoopback: config.clientAssertions.allowHttpLoopbackJwksUri }),
   );
   const authenticateClient = createClientAuthenticator(clientCache, now, verifyAssertion);
-  const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
+  const verifyBearer = createBearerVerifier({ keys, revocations, now });
+  const introspect = createIntrospection({ verifyAccessToken: verifyBearer, refreshTokens, issuer: config.issuer });
   const dpop = createDpopCheck({
     replay: createDpopReplayStore(db),
     nonces: config.dpop.nonce
@@ -165,7 +166,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(introspectRoute, { authenticateClient, introspect });
   await app.register(revokeRoute, { authenticateClient, keys, revocations, refreshTokens });
   await app.register(accountPasswordRoute, {
-    verifyBearer: createBearerVerifier({ keys, revocations, now }),
+    verifyBearer,
     changePassword: createPasswordChange({
       lookup,
       throttle,
