@@ -7,6 +7,7 @@ import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { issuerPath } from './http/issuer-path.js';
 import { JWKS_PATH, jwksRoute } from './keys/jwks-route.js';
 import type { KeyService } from './keys/key-service.js';
 import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
@@ -74,8 +75,11 @@ export const SIGIL_VERSION = '0.1.0';
 /** A ready Fastify instance wired to its dependencies. Never listens; tests drive it with inject. */
 export async function buildApp(deps: AppDeps) {
   const { config, db, keys, migrationVersion, logger = false, now = () => new Date(), hasher } = deps;
+  const issuer = issuerPath(config.issuer, [METADATA_PATH]);
   const app = Fastify({
     logger,
+    // Only for an issuer with a path: the other deployments pay nothing per request.
+    ...(issuer.path !== '' && { rewriteUrl: (req: { url?: string }) => issuer.rewriteUrl(req.url ?? '/') }),
     bodyLimit: BODY_LIMIT_BYTES,
     // A hop count is valid at run time (proxy-addr) though the type omits it.
     trustProxy: config.trustProxy as boolean | string | string[],
@@ -85,6 +89,7 @@ export async function buildApp(deps: AppDeps) {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
   if (logger) app.setChildLoggerFactory(lazyChildLogger);
+  app.addHook('onRoute', (route) => issuer.checkRoute(route.url));
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API (OpenAPI); replies are plain JSON.stringify, as without them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
