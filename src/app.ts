@@ -7,6 +7,7 @@ import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { issuerPath } from './http/issuer-path.js';
 import { JWKS_PATH, jwksRoute } from './keys/jwks-route.js';
 import { createKeyRepository } from './keys/key-repository.js';
 import type { KeyService, ManagedKeyService } from './keys/key-service.js';
@@ -75,8 +76,11 @@ export const SIGIL_VERSION = '0.1.0';
 /** A ready Fastify instance wired to its dependencies. Never listens; tests drive it with inject. */
 export async function buildApp(deps: AppDeps) {
   const { config, db, keys, migrationVersion, logger = false, now = () => new Date(), hasher } = deps;
+  const issuer = issuerPath(config.issuer, [METADATA_PATH]);
   const app = Fastify({
     logger,
+    // Only for an issuer with a path: the other deployments pay nothing per request.
+    ...(issuer.path !== '' && { rewriteUrl: (req: { url?: string }) => issuer.rewriteUrl(req.url ?? '/') }),
     bodyLimit: BODY_LIMIT_BYTES,
     // A hop count is valid at run time (proxy-addr) though the type omits it.
     trustProxy: config.trustProxy as boolean | string | string[],
@@ -86,6 +90,7 @@ export async function buildApp(deps: AppDeps) {
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
   }).withTypeProvider<ZodTypeProvider>();
   if (logger) app.setChildLoggerFactory(lazyChildLogger);
+  app.addHook('onRoute', (route) => issuer.checkRoute(route.url));
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API (OpenAPI); replies are plain JSON.stringify, as without them.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -151,7 +156,8 @@ export async function buildApp(deps: AppDeps) {
     createJwksFetcher({ allowHttpLoopback: config.clientAssertions.allowHttpLoopbackJwksUri }),
   );
   const authenticateClient = createClientAuthenticator(clientCache, now, verifyAssertion);
-  const introspect = createIntrospection({ keys, revocations, refreshTokens, issuer: config.issuer, now });
+  const verifyBearer = createBearerVerifier({ keys, revocations, now });
+  const introspect = createIntrospection({ verifyAccessToken: verifyBearer, refreshTokens, issuer: config.issuer });
   const dpop = createDpopCheck({
     replay: createDpopReplayStore(db),
     nonces: config.dpop.nonce
@@ -166,7 +172,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(introspectRoute, { authenticateClient, introspect });
   await app.register(revokeRoute, { authenticateClient, keys, revocations, refreshTokens });
   await app.register(accountPasswordRoute, {
-    verifyBearer: createBearerVerifier({ keys, revocations, now }),
+    verifyBearer,
     changePassword: createPasswordChange({
       lookup,
       throttle,

@@ -57,6 +57,9 @@ const EnvSchema = z.object({
   SIGIL_ISSUER: z
     .url({ protocol: /^https?$/ })
     .refine((u) => !u.includes('#') && !u.includes('?'), 'must not contain a query or fragment')
+    // A path (https://host/tenant) is one the metadata URI and the routes can be derived from
+    // (RFC 8414 §3.1): no empty, `.` or `..` segments, which URL parsers would rewrite.
+    .refine((u) => !/^[a-z]+:\/\/[^/]*\/(?:.*\/)?(?:\.\.?)?(?:\/|$)/i.test(u.replace(/\/+$/, '')), 'must not have empty, "." or ".." path segments')
     .optional(),
   DATABASE_URL: z
     .string()

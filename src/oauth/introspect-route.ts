@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Client } from '../clients/types.js';
-import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
+import type { BearerVerifier } from '../tokens/bearer-verifier.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
 import { documentationOnly, INTROSPECT_ROUTE_SCHEMA, TOKEN_LOOKUP_FORM } from './api-schemas.js';
@@ -10,26 +10,18 @@ import { readForm, single } from './form.js';
 import { postOnly } from './method-not-allowed.js';
 import { noStoreHook } from './no-store.js';
 
-export interface TokenVerifier {
-  /** The claims of a token signed by a published key for this issuer, unexpired; throws otherwise. */
-  verify(token: string): Promise<Record<string, unknown>>;
-}
-
 export interface IntrospectionDeps {
-  keys: TokenVerifier;
-  revocations: AccessTokenRevocations;
+  /** Every check of an access token, as Sigil's own APIs make them (src/tokens/bearer-verifier.ts). */
+  verifyAccessToken: BearerVerifier;
   refreshTokens: RefreshTokenStore;
   issuer: string;
-  now: () => Date;
 }
 
 type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
 
 const INACTIVE: Introspection = { active: false };
-const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 // Client may see a token when it is a resource server (may_introspect) or the token is its own.
 const maySee = (caller: Client, clientId: unknown) => caller.mayIntrospect || clientId === caller.clientId;
-const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const dpopBinding = (claims: Record<string, unknown>) => {
   const cnf = claims.cnf as { jkt?: unknown } | undefined;
   return typeof cnf?.jkt === 'string' ? { token_type: 'DPoP', cnf: { jkt: cnf.jkt } } : { token_type: 'Bearer' };
@@ -38,21 +30,14 @@ const dpopBinding = (claims: Record<string, unknown>) => {
 /** RFC 7662. Starts from inactive and answers active only after every check has passed. */
 export function createIntrospection(d: IntrospectionDeps) {
   async function accessToken(token: string, caller: Client): Promise<Introspection> {
-    if (!JWT_SHAPE.test(token)) return INACTIVE;
-    const claims = await d.keys.verify(token).catch(() => undefined);
-    const jti = str(claims?.jti);
-    const clientId = str(claims?.client_id);
-    if (!claims || !jti || !clientId || !maySee(caller, clientId)) return INACTIVE;
-    // Sigil keeps the time here: no clock-skew allowance past exp, unlike a resource server.
-    if (typeof claims.exp !== 'number' || claims.exp * 1000 <= d.now().getTime()) return INACTIVE;
-    const isUserToken = claims.auth_time !== undefined;
-    const status = await d.revocations.status({ jti, clientId, userId: isUserToken ? str(claims.sub) : undefined });
-    if (status.revoked || !status.clientEnabled || (isUserToken && !status.username)) return INACTIVE;
+    const verdict = await d.verifyAccessToken(token);
+    if (!verdict.ok || !maySee(caller, verdict.clientId)) return INACTIVE;
+    const { claims, clientId, username } = verdict;
     return {
       active: true,
       scope: claims.scope,
       client_id: clientId,
-      ...(status.username && { username: status.username }),
+      ...(username && { username }),
       // As the token says (RFC 9068 §2.2.3.1): the roles she held when it was issued.
       ...(Array.isArray(claims.roles) && claims.roles.length > 0 && { roles: claims.roles }),
       // RFC 9449 §6.2: a DPoP-bound token says so, with its key's thumbprint.
@@ -62,7 +47,7 @@ export function createIntrospection(d: IntrospectionDeps) {
       sub: claims.sub,
       aud: claims.aud,
       iss: claims.iss,
-      jti,
+      jti: claims.jti,
     };
   }
 

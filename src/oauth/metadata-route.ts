@@ -15,7 +15,10 @@ export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'priva
 const ASSERTION_SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'];
 export const METADATA_PATH = '/.well-known/oauth-authorization-server';
 
-/** RFC 8414 authorization server metadata. The issuer is the one in every token. */
+/**
+ * RFC 8414 authorization server metadata. The issuer is the one in every token. For an issuer with
+ * a path, /.well-known/oauth-authorization-server/<path> (§3.1) is routed here too (src/http/issuer-path.ts).
+ */
 export async function metadataRoute(app: FastifyInstance, o: MetadataRouteOptions) {
   const at = (path: string) => `${o.issuer}${path}`;
   // Loaded once at start, so the document is served from memory even when the database is down.

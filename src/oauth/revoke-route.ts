@@ -1,18 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessTokenRevocations } from '../tokens/access-token-revocations.js';
+import type { SignatureVerifier } from '../tokens/bearer-verifier.js';
 import type { RefreshTokenStore } from '../tokens/refresh-tokens.js';
 import { annotate } from '../ops/request-log.js';
 import { documentationOnly, REVOKE_ROUTE_SCHEMA, TOKEN_LOOKUP_FORM } from './api-schemas.js';
 import type { AuthenticateClient } from './client-auth.js';
 import { OAuthError } from './errors.js';
 import { readForm, single } from './form.js';
-import type { TokenVerifier } from './introspect-route.js';
 import { postOnly } from './method-not-allowed.js';
 import { noStoreHook } from './no-store.js';
 
 export interface RevokeRouteOptions {
   authenticateClient: AuthenticateClient;
-  keys: TokenVerifier;
+  keys: SignatureVerifier;
   revocations: AccessTokenRevocations;
   refreshTokens: RefreshTokenStore;
 }

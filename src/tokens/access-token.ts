@@ -17,6 +17,11 @@ export interface AccessTokenRequest {
   authTime?: number;
   /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to (claim cnf.jkt). */
   jkt?: string;
+  /**
+   * The login the token comes from: its refresh family's id, as the `sid` claim. Not a secret and
+   * no credential; introspection answers inactive once that login has ended (RFC 7009 §2.1).
+   */
+  sid?: string | undefined;
   /** Extra claims for introspection (e.g. the username). */
   extra?: Record<string, unknown>;
 }
@@ -33,13 +38,13 @@ export interface AccessTokenIssuer {
 }
 
 /**
- * RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time, roles); the signer adds
+ * RFC 9068 access tokens: iss, sub, aud, client_id, scope, jti (+ auth_time, roles, sid); the signer adds
  * iat and exp. An empty scope leaves the `scope` claim and response member out (RFC 6749 §3.3 has
  * no empty scope value), and no roles leave `roles` out.
  */
 export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigner; issuer: string }): AccessTokenIssuer {
   return {
-    async issue({ sub, clientId, scopes, roles, aud, ttlSeconds, authTime, jkt, extra }) {
+    async issue({ sub, clientId, scopes, roles, aud, ttlSeconds, authTime, jkt, sid, extra }) {
       const scope = scopes.join(' ');
       const claims = {
         ...extra,
@@ -50,6 +55,7 @@ export function createAccessTokenIssuer({ signer, issuer }: { signer: TokenSigne
         jti: randomUUID(),
         ...(scope && { scope }),
         ...(authTime !== undefined && { auth_time: authTime }),
+        ...(sid !== undefined && { sid }),
         ...(roles && roles.length > 0 && { roles: [...roles] }),
         ...(jkt !== undefined && { cnf: { jkt } }),
       };

@@ -79,8 +79,9 @@ export interface RefreshFamilyInfo {
 export type EndFamilyResult = 'ended' | 'already-ended' | 'unknown';
 
 export interface RefreshTokenStore {
-  /** Starts a family at login and returns its first token. */
-  issue(grant: Omit<RefreshGrant, 'familyId' | 'roles'>): Promise<string>;
+  /** Starts a family at login and returns its first token. `familyId`: the id the login's access
+   * token already names (its `sid`); a new one when left out. */
+  issue(grant: Omit<RefreshGrant, 'familyId' | 'roles'> & { familyId?: string | undefined }): Promise<string>;
   /**
    * Exchanges a token for its successor: exactly once; a second use is reuse and ends the family.
    * `check` sees the grant before anything changes; when it throws, the token stays unspent.
@@ -363,9 +364,8 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     });
 
   return {
-    async issue({ userId, clientId, scopes, authTime, dpopJkt }) {
+    async issue({ userId, clientId, scopes, authTime, dpopJkt, familyId = randomUUID() }) {
       const t = now();
-      const familyId = randomUUID();
       const familyExpiresAt = later(t, s.absoluteSeconds);
       const token = newToken();
       // One statement, so atomic without a transaction (one round trip instead of four).

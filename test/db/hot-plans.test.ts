@@ -98,18 +98,25 @@ t.test('a batch of refresh rotations touches a bounded number of pages per token
   t.notMatch(found.plan ?? '', /Seq Scan on (users|roles|user_roles)/, 'nor of users, roles or holdings');
 });
 
-t.test('a batch of introspection lookups touches a bounded number of pages per token', async (t) => {
+t.test('a batch of introspection lookups touches a bounded number of pages per token, with or without a login (sid)', async (t) => {
   const { db } = await createTestDatabase(t);
   const { userId } = await seed(db);
   for (let i = 0; i < FAMILIES; i++) {
     await db.query(`insert into revoked_access_tokens (jti, client_id, expires_at, revoked_at) values ($1, 'app', now() + interval '1 hour', now())`, [randomUUID()]);
   }
+  const families = (await db.query<{ id: string }>('select id from refresh_token_families order by created_at limit $1', [BATCH])).rows.map((r) => r.id);
+  await db.query("update refresh_token_families set revoked_at = now(), revoked_reason = 'revoked' where id = $1", [families[0]]);
   const { db: spied, found } = explaining(db, /revoked_access_tokens r where r.jti/);
   const revocations = createAccessTokenRevocations(spied);
-  const statuses = await Promise.all(Array.from({ length: BATCH }, () => revocations.status({ jti: randomUUID(), clientId: 'app', userId })));
-  t.ok(statuses.every((s) => !s.revoked && s.clientEnabled && s.username === 'ann'));
+  // Half of the batch are a login's tokens (one family each), half have no sid.
+  const statuses = await Promise.all(
+    Array.from({ length: BATCH }, (_, i) => revocations.status({ jti: randomUUID(), clientId: 'app', userId, familyId: i % 2 === 0 ? families[i] : undefined })),
+  );
+  t.equal(statuses[0]?.revoked, true, 'the ended family revokes its token');
+  t.ok(statuses.slice(1).every((s) => !s.revoked && s.clientEnabled && s.username === 'ann'), 'live families and tokens without sid are not revoked');
   const perToken = pagesTouched(found.plan ?? '') / BATCH;
   t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
+  t.match(found.plan ?? '', /refresh_token_families/, 'the families are read in the same statement');
 });
 
 t.test("a login's lookup (lock-out state and user in one statement) touches a bounded number of pages", async (t) => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Audit } from '../../ops/audit.js';
 import type { AccessTokenIssuer } from '../../tokens/access-token.js';
@@ -33,7 +34,7 @@ export interface PasswordGrantDeps {
   /** Adds a refresh token to a successful login (set once refresh tokens exist). */
   withRefreshToken?: (
     response: TokenResponse,
-    grant: { userId: string; clientId: string; scopes: string[]; dpopJkt?: string },
+    grant: { userId: string; clientId: string; scopes: string[]; dpopJkt?: string; familyId?: string },
   ) => Promise<TokenResponse>;
 }
 
@@ -81,6 +82,9 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       // client ∩ user; may be empty: she still logs in, and the token carries no scope claim.
       const scopes = userGrantScope(params.scope, client.scopes, user.effectiveScopes);
 
+      // The login's refresh family, named up front: its access tokens carry it (sid), so that
+      // ending the login ends them too (RFC 7009 §2.1).
+      const familyId = deps.withRefreshToken ? randomUUID() : undefined;
       const response = await deps.tokens.issue({
         sub: user.id,
         clientId: client.clientId,
@@ -90,9 +94,10 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(deps.now().getTime() / 1000),
         ...(dpop && { jkt: dpop.jkt }),
+        sid: familyId,
       });
       // RFC 9449 §5: the login's refresh tokens are bound to the same key.
-      const grant = { userId: user.id, clientId: client.clientId, scopes, ...(dpop && { dpopJkt: dpop.jkt }) };
+      const grant = { userId: user.id, clientId: client.clientId, scopes, familyId, ...(dpop && { dpopJkt: dpop.jkt }) };
       return deps.withRefreshToken ? deps.withRefreshToken(response, grant) : response;
     },
   };

@@ -81,6 +81,7 @@ export function refreshTokenGrant(deps: {
         ttlSeconds: tokenTtl(client, deps.policy),
         authTime: Math.floor(result.grant.authTime.getTime() / 1000),
         ...(dpop && { jkt: dpop.jkt }),
+        sid: result.grant.familyId,
       });
       return { ...response, refresh_token: result.token };
     },
