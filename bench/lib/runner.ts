@@ -84,7 +84,8 @@ async function startSetup(setup: Setup, main: { seed: Seeded & { cwd: string }; 
   try {
     let seeded: Seeded & { cwd: string; cleanUp(): void };
     if (setup.database === 'own') {
-      const db: BenchDatabase = await prepareDatabase();
+      // Created even when DATABASE_URL names the run's: through BENCH_ADMIN_DATABASE_URL (or the local server).
+      const db: BenchDatabase = await prepareDatabase({ ...process.env, DATABASE_URL: '' });
       stops.push(tracked(db.drop));
       seeded = await seedSigil(db.url, log);
     } else {
