@@ -277,6 +277,7 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
     } else {
       result = judge(s, await measureScenario(s, target, o));
     }
+    if (setup) result = { ...result, setup: setup.name };
     log(`scenario ${s.name}: ${Math.round(result.load.requestsPerSecond)} req/s, ${result.pass ? 'pass' : `FAIL (${result.failures.join('; ')})`}`);
     results.push(result);
     // A setup's Sigil (and database) goes as soon as no later scenario needs it.
