@@ -79,6 +79,16 @@ const TWO_WORKERS: Setup = { name: 'SIGIL_WORKERS=2', env: { SIGIL_WORKERS: '2' 
 /** SIGIL_WORKERS=1 explicitly, started and stopped beside the two-worker one, so both are alike but for it. */
 const ONE_WORKER: Setup = { name: 'SIGIL_WORKERS=1', env: { SIGIL_WORKERS: '1' } };
 
+/** The scenario on SIGIL_WORKERS=1 and =2, against `ceiling` in one and in two processes (`<ceiling>-2w`). */
+function workersPair(name: string, traffic: Scenario['traffic'], ceiling: string): Scenario[] {
+  return (
+    [
+      [ONE_WORKER, 1, ceiling],
+      [TWO_WORKERS, 2, `${ceiling}-2w`],
+    ] as const
+  ).map(([setup, n, c]) => ({ name: `${name}_workers_${n}`, groups: ['workers'], onlyOnRequest: true, setup, ceiling: c, connections: 'http', traffic }));
+}
+
 // Fast enough for a thousand samples in a 10 s run, slow enough that the jwks load itself does not
 // queue: what is left of its latency is the event loop's responsiveness while argon2 runs.
 const JWKS_PROBE_RATE = 200;
@@ -105,17 +115,10 @@ export const SCENARIOS: readonly Scenario[] = [
     traffic: () => ({ ...jwksTraffic(), overallRate: JWKS_PROBE_RATE }),
     background: { name: 'password', connections: 'password', traffic: passwordTraffic },
   },
-  // Issue 16: one and two worker processes, each against a ceiling with as many processes; no
-  // target (what 2 cores shared with the load generator can show: bench/README.md).
-  ...(
-    [
-      [ONE_WORKER, 1, 'sign-node', 'verify-node'],
-      [TWO_WORKERS, 2, 'sign-node-2w', 'verify-node-2w'],
-    ] as const
-  ).flatMap(([setup, n, sign, verify]): Scenario[] => [
-    { name: `client_credentials_workers_${n}`, groups: ['workers'], onlyOnRequest: true, setup, ceiling: sign, connections: 'http', traffic: clientCredentialsTraffic },
-    { name: `introspect_workers_${n}`, groups: ['workers'], onlyOnRequest: true, setup, ceiling: verify, connections: 'http', traffic: introspectTraffic },
-  ]),
+  // Issue 16: one and two worker processes, each against a ceiling with as many processes, side
+  // by side in time; no target (what 2 cores shared with the load generator can show: bench/README.md).
+  ...workersPair('client_credentials', clientCredentialsTraffic, 'sign-node'),
+  ...workersPair('introspect', introspectTraffic, 'verify-node'),
   // Last of the default run: it rotates the signing key and disables a client of its own.
   {
     name: 'many_instances',

@@ -35,6 +35,8 @@ export interface CeilingResult extends Measured {
 
 export interface ScenarioResult extends Measured {
   name: string;
+  /** The setup whose Sigil it ran on; absent: the default Sigil. */
+  setup?: string;
   ceiling?: { name: string; label: string; requestsPerSecond: number };
   ratio?: number;
   /** The second ceiling, for information (no target). */

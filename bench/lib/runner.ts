@@ -84,7 +84,8 @@ async function startSetup(setup: Setup, main: { seed: Seeded & { cwd: string }; 
   try {
     let seeded: Seeded & { cwd: string; cleanUp(): void };
     if (setup.database === 'own') {
-      const db: BenchDatabase = await prepareDatabase();
+      // Created even when DATABASE_URL names the run's: through BENCH_ADMIN_DATABASE_URL (or the local server).
+      const db: BenchDatabase = await prepareDatabase({ ...process.env, DATABASE_URL: '' });
       stops.push(tracked(db.drop));
       seeded = await seedSigil(db.url, log);
     } else {
@@ -276,6 +277,7 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
     } else {
       result = judge(s, await measureScenario(s, target, o));
     }
+    if (setup) result = { ...result, setup: setup.name };
     log(`scenario ${s.name}: ${Math.round(result.load.requestsPerSecond)} req/s, ${result.pass ? 'pass' : `FAIL (${result.failures.join('; ')})`}`);
     results.push(result);
     // A setup's Sigil (and database) goes as soon as no later scenario needs it.

@@ -40,8 +40,9 @@ export interface Setup<D = unknown> {
   /** Sigil's environment on top of the bench's, e.g. `{ SIGIL_WORKERS: '2' }`. */
   env?: Record<string, string>;
   /**
-   * `own`: a database of its own, created for it (migrated and seeded with the bench's clients and
-   * user like the run's) and dropped after its last scenario; its Sigil has its own issuer.
+   * `own`: a database of its own, created for it through BENCH_ADMIN_DATABASE_URL (even when
+   * DATABASE_URL names the run's), migrated and seeded with the bench's clients and user like the
+   * run's, and dropped after its last scenario; its Sigil has its own issuer.
    * `shared` (default): the run's database, with the default Sigil's issuer (its tokens are valid
    * on both), as another instance behind a load balancer.
    */

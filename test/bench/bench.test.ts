@@ -1,5 +1,8 @@
 // The bench's pure parts: the declared list, --only's selection, the judging of a measurement and
 // the pool of pre-signed JWTs. The bench itself is run by `npm run bench`, never from the tests.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { mergeSlices } from '../../bench/lib/interleave.js';
 import { judge } from '../../bench/lib/judge.js';
@@ -104,4 +107,25 @@ t.test('pre-signed pool: tops up only what was used or is too old, never hands o
   pool.topUp(600);
   pool.topUp(2000);
   t.equal(made, 11, 'too old ones are signed again');
+});
+
+t.test('bench/ has no import circle, and the report knows nothing of how scenarios are declared', async (t) => {
+  const root = fileURLToPath(new URL('../../bench/', import.meta.url));
+  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const deps = new Map(
+    files.map((f) => [
+      normalize(f),
+      [...readFileSync(join(root, f), 'utf8').matchAll(/from '(\.[^']+)\.js'/g)].map((m) => normalize(join(dirname(f), `${m[1]}.ts`))),
+    ]),
+  );
+  const circles: string[] = [];
+  const walk = (file: string, path: string[]) => {
+    for (const next of deps.get(file) ?? []) {
+      if (path.includes(next)) circles.push([...path.slice(path.indexOf(next)), next].join(' -> '));
+      else walk(next, [...path, next]);
+    }
+  };
+  for (const f of deps.keys()) walk(f, [f]);
+  t.same([...new Set(circles)], [], 'no circle');
+  t.same(deps.get('lib/report.ts')?.sort(), ['lib/load.ts', 'lib/results.ts', 'lib/table.ts']);
 });
