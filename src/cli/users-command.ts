@@ -200,7 +200,8 @@ export function usersCommand(ctx: CommandContext): Command {
         }
       }
       return ctx.withStore(async ({ db, hasher }) => {
-        const input = stdin ? process.stdin : createReadStream(o.file);
+        // Large reads: fewer chunks to split; memory stays bounded by the chunk and the batch.
+        const input = stdin ? process.stdin : createReadStream(o.file, { highWaterMark: 2 ** 20 });
         const progress = createProgressLine(process.stderr, size);
         const summary = await createUserImporter(db, hasher).run(input, {
           onConflict: o.onConflict,

@@ -59,3 +59,22 @@ t.test('users import: summary, --json, --dry-run, --on-conflict, stdin, exit cod
   t.equal(missing.code, 1);
   t.match(missing.stderr, /^sigil: cannot read .*nope\.jsonl: ENOENT\n$/);
 });
+
+t.test('users import: roles and scopes per line; an unknown role is a rejected line', async (t) => {
+  const { env } = await createCliTarget(t);
+  t.equal((await runCli(['roles', 'create', 'photo-editor', '--scope', 'photos:read photos:upload'], { env })).code, 0);
+  const h = await bcrypt.hash('erin old password', 4);
+  recordSecret('erin old password');
+  const res = await runCli(['users', 'import', '--file', '-', '--json'], {
+    env,
+    input: toJsonl([
+      { username: 'erin', password_hash: h, roles: ['Photo-Editor'], scopes: ['profile'] },
+      { username: 'finn', password_hash: h, roles: ['ghost'] },
+    ]),
+  });
+  t.equal(res.code, 1, 'a rejected line makes the exit status 1');
+  t.match(JSON.parse(res.stdout), { imported: 1, rejected: 1, rejections: [{ line: 2, reason: 'roles[0] names no existing role' }] });
+  const users = JSON.parse((await runCli(['users', 'list', '--json'], { env })).stdout);
+  t.match(users, [{ username: 'erin', roles: ['photo-editor'], scopes: ['profile'] }]);
+  t.equal(users.length, 1, 'no user for the rejected line');
+});

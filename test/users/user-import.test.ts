@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
 import t from 'tap';
+import { readLineBatches } from '../../src/users/jsonl-lines.js';
 import { createPasswordHasher } from '../../src/users/passwords.js';
 import { createUserImporter, type ImportOptions } from '../../src/users/user-import.js';
 import { buildTestApp } from '../helpers/app.js';
@@ -249,4 +250,29 @@ t.test('a huge line is rejected without being held in memory', async (t) => {
   );
   t.match(summary.rejections[0]?.reason, /line longer than 65536 bytes/);
   t.ok(peak - rss0 < 128 * 1024 * 1024, `a 256 MiB line did not stay in memory (RSS grew ${Math.round((peak - rss0) / 2 ** 20)} MiB)`);
+});
+
+t.test('lines cut anywhere by chunk boundaries (mid UTF-8 character, between \\r and \\n) read the same', async (t) => {
+  const text = '{"username": "jürgen"}\r\n{"username": "名前"}\n\n{"username": "zoë 🎈"}\r\n' + `${'x'.repeat(40)}\n` + 'last';
+  const bytes = Buffer.from(text);
+  const expected = [
+    '{"username": "jürgen"}',
+    '{"username": "名前"}',
+    '',
+    '{"username": "zoë 🎈"}',
+    { tooLong: true },
+    'last',
+  ];
+  const read = async (chunks: Buffer[]) => {
+    const out: (string | { tooLong: true })[] = [];
+    for await (const lines of readLineBatches(Readable.from(chunks), 32)) {
+      for (const l of lines) out.push('tooLong' in l ? { tooLong: true } : l.text);
+    }
+    return out;
+  };
+  for (const size of [1, 2, 3, 5, 7, 64, bytes.length]) {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+    t.same(await read(chunks), expected, `chunks of ${size} bytes`);
+  }
 });
