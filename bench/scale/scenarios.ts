@@ -205,6 +205,17 @@ async function purgePass(setup: Setup<ScaleData>): Promise<Findings> {
   }
 }
 
+/** The client cache's cost per entry, under the client_credentials row (measured in prepare). */
+function clientCacheFindings(setup: Setup<ScaleData>): Findings {
+  const bytes = prepared.get(setup)?.clientCacheEntryBytes;
+  return {
+    target: '',
+    summary: [bytes ? `client cache: about ${bytes} bytes of heap per entry (${DISTINCT_CLIENTS} clients cached in the bench process)` : 'client cache: not measured'],
+    failures: [],
+    details: { clientCacheEntryBytes: bytes },
+  };
+}
+
 const KINDS: [string, Builder, Scenario['connections']][] = [
   ['password', passwordLogins, 'password'],
   ['client_credentials', clientCredentials, 'http'],
@@ -228,6 +239,7 @@ export const SCALE_SCENARIOS: Scenario[] = [
     setup: SCALE_DATASET as Setup<unknown>,
     connections,
     traffic: traffic(SCALE_DATASET),
+    ...(kind === 'client_credentials' && { during: async () => clientCacheFindings(SCALE_DATASET) }),
   })),
   // Last: the pass deletes the dataset's expired rows (a twentieth of the families, a tenth of the
   // revocations…), which the scenarios before would otherwise have read around.
