@@ -7,6 +7,7 @@ import { type BenchOptions, parseOptions, USAGE, UsageError } from './lib/option
 import { renderReport } from './lib/report.js';
 import { cleanUp, runBench } from './lib/runner.js';
 import { onRequestNames, selectableNames, selectScenarios } from './lib/scenario.js';
+import { compareScale } from './scale/compare.js';
 import { CEILINGS, SCENARIOS } from './scenarios.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -47,6 +48,7 @@ async function main() {
       profileDir: `${RESULTS_DIR}${stamp(new Date())}-sigil`,
       log,
     });
+    compareScale(results);
     mkdirSync(RESULTS_DIR, { recursive: true });
     const file = `${RESULTS_DIR}${stamp(results.startedAt)}.json`;
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -4,6 +4,7 @@
 // How to add one: bench/README.md, "Adding a scenario"; the types: lib/scenario.ts.
 import { runClusterEvents } from './lib/cluster-events.js';
 import type { Ceiling, Scenario, Setup } from './lib/scenario.js';
+import { SCALE_SCENARIOS } from './scale/scenarios.js';
 import {
   clientAssertionTraffic,
   clientCredentialsTraffic,
@@ -128,4 +129,6 @@ export const SCENARIOS: readonly Scenario[] = [
     background: { name: 'introspect', connections: 'http', traffic: introspectTraffic },
     during: runClusterEvents,
   },
+  // Issue 16: the scale dataset beside a small one (bench/scale/), `--only scale`.
+  ...SCALE_SCENARIOS,
 ];

@@ -41,7 +41,8 @@ t.test('the list: unique names, known ceilings, and a default run without the on
   const defaults = selectScenarios(SCENARIOS, undefined).map((s) => s.name);
   t.ok(defaults.includes('client_credentials_private_key_jwt'), 'private_key_jwt is in the default run');
   t.notOk(defaults.some((n) => n.includes('workers')), 'the workers group is not');
-  t.same(onRequestNames(SCENARIOS), ['workers']);
+  t.same(onRequestNames(SCENARIOS), ['workers', 'scale']);
+  t.ok(selectableNames(SCENARIOS).includes('scale'), '--only scale selects the scale set');
   t.ok(selectableNames(SCENARIOS).includes('workers'), '--only accepts the group');
 });
 
@@ -128,4 +129,26 @@ t.test('bench/ has no import circle, and the report knows nothing of how scenari
   for (const f of deps.keys()) walk(f, [f]);
   t.same([...new Set(circles)], [], 'no circle');
   t.same(deps.get('lib/report.ts')?.sort(), ['lib/load.ts', 'lib/results.ts', 'lib/table.ts']);
+});
+
+t.test('scale: each large figure against its small one, the purge run against plain introspection', async (t) => {
+  const { compareScale } = await import('../../bench/scale/compare.js');
+  const result = (name: string, o: Partial<LoadResult>) => judge({ name }, { connections: 50, load: load(o), peakRssBytes: 1 });
+  const scenarios = [
+    result('scale_refresh_small', { requestsPerSecond: 1000, p99Ms: 10 }),
+    result('scale_introspect_small', { requestsPerSecond: 1000, p99Ms: 10 }),
+    result('scale_refresh', { requestsPerSecond: 850, p99Ms: 21 }),
+    result('scale_introspect', { requestsPerSecond: 950, p99Ms: 20 }),
+    result('scale_introspect_during_purge', { requestsPerSecond: 500, p99Ms: 41 }),
+  ];
+  const results = { scenarios } as Parameters<typeof compareScale>[0];
+  compareScale(results);
+  const [, small, refresh, introspect, purge] = scenarios;
+  t.equal(small?.pass, true, 'the small ones are not judged against anything');
+  t.equal(refresh?.pass, false);
+  t.match(refresh?.failures, [/0\.85 × scale_refresh_small/, /p99 21 ms = 2\.1 ×/]);
+  t.equal(introspect?.pass, true, '0.95× and p99 at 2× pass');
+  t.match(introspect, { ratio: 0.95, ceiling: { name: 'scale_introspect_small' }, target: '≥0.9×(s), p99≤2×(s)' });
+  t.equal(purge?.pass, false, 'the purge run has no speed target, only p99');
+  t.match(purge?.failures, [/p99 41 ms/]);
 });
