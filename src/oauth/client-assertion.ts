@@ -172,7 +172,9 @@ export function createAssertionVerifier(s: AssertionSettings, spent: SpentAssert
     const [h = '', p = '', sig = ''] = assertion.split('.');
     const header = decode(h);
     if (header.crit !== undefined || header.b64 !== undefined) throw refuse('JWS extensions (crit, b64) are not supported');
-    const alg = header.alg;
+    // RFC 9864's fully-specified name for EdDSA on Ed25519, the only curve Sigil registers for
+    // EdDSA: what current libraries (oauth4webapi among them) put in the header for an Ed25519 key.
+    const alg = header.alg === 'Ed25519' ? 'EdDSA' : header.alg;
     if (typeof alg !== 'string' || !(ASSERTION_ALGS as readonly string[]).includes(alg)) {
       throw refuse(`alg must be one of ${ASSERTION_ALGS.join(', ')}`);
     }
