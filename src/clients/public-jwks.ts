@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 import { SIGNING_ALGS } from '../config.js';
+import { jwsAlgName } from '../keys/jws-algorithms.js';
 import type { PublicJwk } from './types.js';
 
 // The public keys a private_key_jwt client registers (RFC 7517), whether inline or served at its
@@ -35,7 +36,7 @@ const JwkSchema = z
     }
     const fits =
       (k.kty === 'EC' && k.crv === 'P-256' && k.x && k.y && (k.alg ?? 'ES256') === 'ES256') ||
-      (k.kty === 'OKP' && k.crv === 'Ed25519' && k.x && (k.alg ?? 'EdDSA') === 'EdDSA') ||
+      (k.kty === 'OKP' && k.crv === 'Ed25519' && k.x && jwsAlgName(k.alg ?? 'EdDSA') === 'EdDSA') ||
       (k.kty === 'RSA' && k.n && k.e && (k.alg === undefined || k.alg === 'RS256' || k.alg === 'PS256'));
     if (!fits) {
       ctx.addIssue({ code: 'custom', message: 'must be a P-256 (ES256), Ed25519 (EdDSA) or RSA (RS256, PS256) public key whose alg, if any, fits it' });

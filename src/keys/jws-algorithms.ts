@@ -24,6 +24,13 @@ export const JWS_ALGORITHMS: Readonly<Record<SigningAlg, JwsAlgorithm>> = {
   },
 };
 
+/**
+ * A JWS `alg` as Sigil names it: RFC 9864's fully-specified `Ed25519` is EdDSA on Ed25519, the only
+ * EdDSA curve Sigil accepts, and what current libraries (oauth4webapi among them) write for an
+ * Ed25519 key, in a JWS header and in a JWK alike.
+ */
+export const jwsAlgName = (alg: unknown): unknown => (alg === 'Ed25519' ? 'EdDSA' : alg);
+
 /** Throws unless `key` is of the type `alg` needs (a P-256 key for ES256, Ed25519 for EdDSA…). */
 export function assertKeyFits(key: KeyObject, alg: SigningAlg, kid: string): void {
   const a = JWS_ALGORITHMS[alg];

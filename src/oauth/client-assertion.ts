@@ -3,6 +3,7 @@ import type { Client, PublicJwk } from '../clients/types.js';
 import { ASSERTION_ALGS, jwksUriAllowed, PublicJwksSchema } from '../clients/public-jwks.js';
 import type { SigningAlg } from '../config.js';
 import { checkSignature } from '../keys/jws-verifier.js';
+import { jwsAlgName } from '../keys/jws-algorithms.js';
 import { OAuthError } from './errors.js';
 import type { SpentAssertions } from '../clients/spent-assertions.js';
 
@@ -53,7 +54,7 @@ const ALG_KTY: Record<SigningAlg, string> = { ES256: 'EC', EdDSA: 'OKP', RS256: 
 function importKeys(keys: PublicJwk[]): ImportedKey[] {
   return keys.map((k) => ({
     kid: typeof k.kid === 'string' ? k.kid : undefined,
-    alg: k.alg as SigningAlg | undefined,
+    alg: jwsAlgName(k.alg) as SigningAlg | undefined,
     kty: String(k.kty),
     publicKey: createPublicKey({ key: k as JsonWebKey, format: 'jwk' }),
   }));
@@ -172,9 +173,7 @@ export function createAssertionVerifier(s: AssertionSettings, spent: SpentAssert
     const [h = '', p = '', sig = ''] = assertion.split('.');
     const header = decode(h);
     if (header.crit !== undefined || header.b64 !== undefined) throw refuse('JWS extensions (crit, b64) are not supported');
-    // RFC 9864's fully-specified name for EdDSA on Ed25519, the only curve Sigil registers for
-    // EdDSA: what current libraries (oauth4webapi among them) put in the header for an Ed25519 key.
-    const alg = header.alg === 'Ed25519' ? 'EdDSA' : header.alg;
+    const alg = jwsAlgName(header.alg);
     if (typeof alg !== 'string' || !(ASSERTION_ALGS as readonly string[]).includes(alg)) {
       throw refuse(`alg must be one of ${ASSERTION_ALGS.join(', ')}`);
     }

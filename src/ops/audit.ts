@@ -4,8 +4,10 @@ import type { Metrics } from './metrics.js';
 /** Security-relevant events: logged at info for the audit trail, and counted in the metrics. */
 export type AuditEvent =
   | { event: 'token_issued'; grant: string; client_id: string }
-  | { event: 'login_failed'; username: string; client_id: string; address: string }
-  | { event: 'login_locked'; username: string; client_id: string; address: string; retry_after: number }
+  // A failed or locked login names the user only when the name is hers: a name that matches no user
+  // is not logged, since it is often a password typed into the wrong field.
+  | { event: 'login_failed'; user_id: string | null; username: string | null; client_id: string; address: string }
+  | { event: 'login_locked'; user_id: string | null; username: string | null; client_id: string; address: string; retry_after: number }
   | { event: 'refresh_token_reused'; client_id: string }
   | { event: 'token_revoked'; client_id: string; kind: 'access_token' | 'refresh_token' }
   | { event: 'password_changed'; user_id: string; client_id: string; sessions_ended: number }

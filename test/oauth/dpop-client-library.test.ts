@@ -68,3 +68,28 @@ t.test('oauth4webapi obtains and refreshes DPoP-bound tokens, through the nonce 
   ).catch((e: unknown) => e);
   t.match(stolen, { name: 'ResponseBodyError', error: 'invalid_grant', status: 400 });
 });
+
+// oauth4webapi writes RFC 9864's `Ed25519` (not `EdDSA`) in the header of an Ed25519 key's proofs.
+t.test('oauth4webapi DPoP proofs with an Ed25519 key', async (t) => {
+  const port = await freePort();
+  const issuerUrl = `http://127.0.0.1:${port}`;
+  const { app, seed } = await buildTestApp(t, { env: { SIGIL_ISSUER: issuerUrl } });
+  await app.listen({ port, host: '127.0.0.1' });
+  const registered = await seed.client({ grantTypes: ['client_credentials'], scopes: ['read'], requireDpop: true });
+  const insecure = { [oauth.allowInsecureRequests]: true };
+  const issuer = new URL(issuerUrl);
+  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
+  const client: oauth.Client = { client_id: registered.clientId };
+  const keyPair = await oauth.generateKeyPair('Ed25519', { extractable: true });
+  const jkt = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey));
+  const cc = await oauth.processClientCredentialsResponse(
+    as,
+    client,
+    await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(registered.secret), { scope: 'read' }, {
+      DPoP: oauth.DPoP(client, keyPair),
+      ...insecure,
+    }),
+  );
+  t.equal(cc.token_type, 'dpop');
+  t.same(decodeJwt(cc.access_token).cnf, { jkt });
+});

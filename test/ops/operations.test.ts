@@ -58,7 +58,7 @@ t.test('one log line per request, with request id, client and grant; audit event
   const { lines, logger } = captureLogs();
   const { seed, token } = await buildTestApp(t, { logger });
   const c = await seed.client({ grantTypes: ['client_credentials', 'password'] });
-  await seed.user('noah', 'noah-password');
+  const noah = await seed.user('noah', 'noah-password');
   const res = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret), 'x-request-id': 'req-42' });
   t.equal(res.headers['x-request-id'], 'req-42', 'an incoming X-Request-Id is kept and echoed');
   const forged = await token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret), 'x-request-id': 'bad id\twith junk' });
@@ -72,14 +72,17 @@ t.test('one log line per request, with request id, client and grant; audit event
   const other = await buildTestApp(t);
   const [, otherPrefix] = fresh.exec(String((await other.app.inject({ url: '/healthz' })).headers['x-request-id'])) ?? [];
   t.ok(otherPrefix && otherPrefix !== prefix, 'another instance has another prefix');
-  await token({ grant_type: 'password', username: 'noah', password: 'nope', client_id: c.clientId, client_secret: c.secret });
+  await token({ grant_type: 'password', username: 'NOAH', password: 'nope', client_id: c.clientId, client_secret: c.secret });
+  await token({ grant_type: 'password', username: 'a-password-in-the-wrong-field', password: 'nope', client_id: c.clientId, client_secret: c.secret });
 
   const requests = lines.filter((l) => l.msg === 'request');
-  t.equal(requests.length, 4, 'exactly one line per request');
+  t.equal(requests.length, 5, 'exactly one line per request');
   t.match(requests[0], { req_id: 'req-42', method: 'POST', path: '/token', status: 200, client_id: c.clientId, grant: 'client_credentials' });
   t.type(requests[0]?.ms, 'number');
-  const failed = lines.find((l) => l.msg === 'login_failed');
-  t.match(failed, { level: 30, audit: { event: 'login_failed', username: 'noah', client_id: c.clientId } });
+  const [failed, unknown] = lines.filter((l) => l.msg === 'login_failed');
+  t.match(failed, { level: 30, audit: { event: 'login_failed', user_id: noah.id, username: 'noah', client_id: c.clientId } }, 'her stored name');
+  t.match(unknown, { audit: { event: 'login_failed', user_id: null, username: null } }, 'a name that is no user is not logged');
+  t.notOk(JSON.stringify(lines).includes('wrong-field'), 'not anywhere');
   t.notOk(JSON.stringify(lines).includes('nope'), 'the password is not in the logs');
 });
 

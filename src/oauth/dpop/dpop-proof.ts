@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject, verify } from 'node:crypto';
 import { SIGNING_ALGS, type SigningAlg } from '../../config.js';
-import { assertKeyFits, JWS_ALGORITHMS } from '../../keys/jws-algorithms.js';
+import { assertKeyFits, JWS_ALGORITHMS, jwsAlgName } from '../../keys/jws-algorithms.js';
 
 /** Why a proof was refused: one stable code per RFC 9449 §4.3 check (for logs and tests; clients get one description). */
 export type DpopProofFailure =
@@ -123,7 +123,7 @@ function proofHeader(segment: string): ProofHeader {
   if (cached) return cached;
   const header = objectOf(segment);
   if (header.typ !== 'dpop+jwt') throw new DpopProofError('typ');
-  const alg = header.alg;
+  const alg = jwsAlgName(header.alg);
   if (typeof alg !== 'string' || !(DPOP_ALGS as readonly string[]).includes(alg)) throw new DpopProofError('alg');
   if (header.crit !== undefined || header.b64 !== undefined) throw new DpopProofError('crit');
   const key = importProofKey(header.jwk, alg as SigningAlg);

@@ -54,8 +54,9 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       // Checked before anything else, so a locked attempt costs no argon2 work. The user comes in
       // the same statement, though it is needed only after the scope checks below.
       const { waitSeconds: wait, hasFailures, user } = await deps.lookup.find(username, req.ip);
+      const who = { user_id: user?.id ?? null, username: user?.username ?? null };
       if (wait > 0) {
-        deps.audit?.({ event: 'login_locked', username, client_id: client.clientId, address: req.ip, retry_after: wait });
+        deps.audit?.({ event: 'login_locked', ...who, client_id: client.clientId, address: req.ip, retry_after: wait });
         throw new OAuthError('invalid_grant', `too many failed logins: try again in ${wait} seconds`, {
           status: 429,
           retryAfter: wait,
@@ -73,7 +74,7 @@ export function passwordGrant(deps: PasswordGrantDeps): Grant<z.infer<typeof Par
       if (hash === null) await deps.hasher.verifyDummy(password);
       if (!user || !verdict?.ok || user.disabled) {
         await deps.throttle.recordFailure(username, req.ip);
-        deps.audit?.({ event: 'login_failed', username, client_id: client.clientId, address: req.ip });
+        deps.audit?.({ event: 'login_failed', ...who, client_id: client.clientId, address: req.ip });
         throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
       }
       // Most logins have no failures on record, and need no write to clear them.
