@@ -3,6 +3,12 @@ import type { Queryable } from '../db/database.js';
 
 // private_key_jwt assertion ids already used (RFC 7523 §3 item 7): in the database, so a replay is
 // refused on every instance; housekeeping (ops/) purges them once their assertion has expired.
+const PURGE = `with gone as (
+  delete from spent_client_assertions where ctid = any (array(
+    select ctid from spent_client_assertions where ctid >= $1::tid and ctid < $2::tid and expires_at < $4 limit $3))
+  returning 1)
+select count(*)::int as n from gone`;
+
 export interface SpentAssertions {
   /** Records a jti as used; false when it was already (a replay, on whichever instance). */
   spend(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
@@ -21,7 +27,7 @@ export function createSpentAssertions(db: Queryable, now: () => Date = () => new
       return r.rows.length === 1;
     },
     purge(q, keepSeconds, limit, fromPage) {
-      return deletePageRange(q, 'spent_client_assertions', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit, fromPage);
+      return deletePageRange(q, 'spent_client_assertions', PURGE, [new Date(now().getTime() - keepSeconds * 1000)], limit, fromPage);
     },
   };
 }

@@ -51,7 +51,11 @@ export function createHousekeeping(db: Database, tasks: PurgeTask[], { batchRows
   let passes: Periodic | undefined;
   const batch = (task: PurgeTask, from: number | undefined) =>
     db.transaction(async (tx) => {
-      const lock = await tx.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1) as ok', [LOCKS.housekeeping]);
+      // Custom plans for the batch (src/db/batched-delete.ts), in the lock's round trip.
+      const lock = await tx.query<{ ok: boolean }>(
+        "select pg_try_advisory_xact_lock($1) as ok, set_config('plan_cache_mode', 'force_custom_plan', true)",
+        [LOCKS.housekeeping],
+      );
       return lock.rows[0]?.ok ? task.purge(tx, batchRows, from) : undefined;
     });
   const runOnce = async () => {

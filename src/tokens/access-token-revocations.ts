@@ -1,5 +1,5 @@
 import { createBatcher } from '../db/batch.js';
-import { deleteOldest } from '../db/batched-delete.js';
+import { checkLimit, deleteBatch } from '../db/batched-delete.js';
 import type { Queryable } from '../db/database.js';
 
 export interface AccessTokenStatus {
@@ -22,6 +22,12 @@ export interface AccessTokenRevocations {
   /** Forgets at most `limit` revocations of tokens that expired more than `keepSeconds` ago; returns how many. */
   purge(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
+
+const PURGE = `with gone as (
+  delete from revoked_access_tokens where ctid = any (array(
+    select ctid from revoked_access_tokens where expires_at < $1 order by expires_at limit $2))
+  returning 1)
+select count(*)::int as n from gone`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -70,7 +76,8 @@ export function createAccessTokenRevocations(db: Queryable, now: () => Date = ()
       return { revoked: row?.revoked ?? true, username: row?.username ?? undefined, clientEnabled: row?.client_enabled ?? false };
     },
     purge(q, keepSeconds, limit) {
-      return deleteOldest(q, 'revoked_access_tokens', 'expires_at', 'expires_at < $1', [new Date(now().getTime() - keepSeconds * 1000)], limit);
+      checkLimit(limit);
+      return deleteBatch(q, PURGE, [new Date(now().getTime() - keepSeconds * 1000), limit]);
     },
   };
 }

@@ -3,6 +3,12 @@ import { createBatcher } from '../db/batch.js';
 import { deletePageRange } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
 
+const PURGE = `with gone as (
+  delete from dpop_proof_jtis where ctid = any (array(
+    select ctid from dpop_proof_jtis where ctid >= $1::tid and ctid < $2::tid and expires_at < $4 limit $3))
+  returning 1)
+select count(*)::int as n from gone`;
+
 export interface DpopReplayStore {
   /** Records a proof id once; false when any instance has recorded it already (a replay). */
   remember(jkt: string, jti: string, expiresAt: Date): Promise<boolean>;
@@ -45,7 +51,7 @@ export function createDpopReplayStore(db: Pick<Database, 'query'>): DpopReplaySt
       return inserts.load({ id: hash('sha256', `${jkt}\0${jti}`, 'base64url'), expiresAt: expiresAt.getTime() });
     },
     purge(q, now, limit, fromPage) {
-      return deletePageRange(q, 'dpop_proof_jtis', 'expires_at < $1', [now], limit, fromPage);
+      return deletePageRange(q, 'dpop_proof_jtis', PURGE, [now], limit, fromPage);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
-import { deleteOldest, deletePageRange } from '../db/batched-delete.js';
+import { checkLimit, deleteBatch, deletePageRange } from '../db/batched-delete.js';
 import { createBatcher } from '../db/batch.js';
 import type { Database, Queryable } from '../db/database.js';
 import { InvalidInputError } from '../db/errors.js';
@@ -113,6 +113,24 @@ export interface RefreshTokenStore {
 const TOKEN_BYTES = 32;
 const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest();
 const newToken = () => randomBytes(TOKEN_BYTES).toString('base64url');
+// Purge batches (src/db/batched-delete.ts): tokens by a walk of the pages (their expiry has only a
+// BRIN index); families the oldest first, by their expiry's and revocation's b-trees.
+const PURGE_TOKENS = `with gone as (
+  delete from refresh_tokens where ctid = any (array(
+    select ctid from refresh_tokens where ctid >= $1::tid and ctid < $2::tid and expires_at < $4 limit $3))
+  returning 1)
+select count(*)::int as n from gone`;
+const PURGE_EXPIRED_FAMILIES = `with gone as (
+  delete from refresh_token_families where ctid = any (array(
+    select ctid from refresh_token_families where expires_at < $1 order by expires_at limit $2))
+  returning 1)
+select count(*)::int as n from gone`;
+const PURGE_REVOKED_FAMILIES = `with gone as (
+  delete from refresh_token_families where ctid = any (array(
+    select ctid from refresh_token_families where revoked_at < $1 order by revoked_at limit $2))
+  returning 1)
+select count(*)::int as n from gone`;
+
 const later = (t: Date, seconds: number) => new Date(t.getTime() + seconds * 1000);
 
 // The successor is kept only encrypted under a key that comes from the previous token, which the
@@ -465,14 +483,15 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     },
 
     purgeTokens(q, keepSeconds, limit, fromPage) {
-      return deletePageRange(q, 'refresh_tokens', 'expires_at < $1', [later(now(), -keepSeconds)], limit, fromPage);
+      return deletePageRange(q, 'refresh_tokens', PURGE_TOKENS, [later(now(), -keepSeconds)], limit, fromPage);
     },
 
     async purgeFamilies(q, keepSeconds, limit) {
       const before = later(now(), -keepSeconds);
-      const expired = await deleteOldest(q, 'refresh_token_families', 'expires_at', 'expires_at < $1', [before], limit);
+      checkLimit(limit);
+      const expired = await deleteBatch(q, PURGE_EXPIRED_FAMILIES, [before, limit]);
       if (expired >= limit) return expired;
-      return expired + (await deleteOldest(q, 'refresh_token_families', 'revoked_at', 'revoked_at < $1', [before], limit - expired));
+      return expired + (await deleteBatch(q, PURGE_REVOKED_FAMILIES, [before, limit - expired]));
     },
   };
 }

@@ -1,5 +1,13 @@
-import { deleteOldest } from '../db/batched-delete.js';
+import { checkLimit, deleteBatch } from '../db/batched-delete.js';
 import type { Database, Queryable } from '../db/database.js';
+
+// Forgotten failures, the oldest first (src/db/batched-delete.ts).
+const PURGE = `with gone as (
+  delete from login_attempts where ctid = any (array(
+    select ctid from login_attempts where last_failure_at < $1 and (locked_until is null or locked_until < $2)
+    order by last_failure_at limit $3))
+  returning 1)
+select count(*)::int as n from gone`;
 
 export interface LoginThrottleSettings {
   /** Failures from one address for one username before that pair is locked out. */
@@ -93,7 +101,8 @@ export function createLoginThrottle(db: Database, s: LoginThrottleSettings, now:
 
     purge(q, limit) {
       const t = now();
-      return deleteOldest(q, 'login_attempts', 'last_failure_at', 'last_failure_at < $1 and (locked_until is null or locked_until < $2)', [new Date(t.getTime() - s.failureWindowSeconds * 1000), t], limit);
+      checkLimit(limit);
+      return deleteBatch(q, PURGE, [new Date(t.getTime() - s.failureWindowSeconds * 1000), t, limit]);
     },
   };
 }
