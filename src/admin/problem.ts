@@ -26,7 +26,7 @@ const KINDS: Readonly<Record<ProblemKind, { status: number; title: string }>> = 
   'insufficient-scope': { status: 403, title: 'The access token lacks the scope this needs' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
-  conflict: { status: 409, title: 'The resource already exists' },
+  conflict: { status: 409, title: 'The request conflicts with the current state of the resource' },
   'precondition-failed': { status: 412, title: 'The resource changed since that ETag' },
   'unsupported-media-type': { status: 415, title: 'Unsupported content type' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Client } from '../clients/types.js';
 import { clientJson } from '../clients/client-json.js';
-import { NotFoundError } from '../db/errors.js';
 import { CliError } from './cli-error.js';
 import { createOutput, iso, table } from './output.js';
 import type { CommandContext } from './command-context.js';
@@ -118,9 +117,8 @@ export function clientsCommand(ctx: CommandContext): Command {
     .description("show a client's settings")
     .addOption(json())
     .action((id: string, o) =>
-      ctx.withStore(async ({ clients }) => {
-        const client = await clients.findById(id);
-        if (!client) throw new NotFoundError(`no client with id "${id}"`);
+      ctx.withStore(async ({ clientService }) => {
+        const client = await clientService.get(id);
         createOutput(o.json, ctx.write).print(clientText(client), clientJson(client));
       }),
     );
@@ -167,9 +165,8 @@ export function clientsCommand(ctx: CommandContext): Command {
       .description(`${name} a client${disabled ? ': its tokens requests are refused' : ''}`)
       .addOption(json())
       .action((id: string, o) =>
-        ctx.withStore(async ({ clients }) => {
-          const client = await clients.setDisabled(id, disabled);
-          if (!client) throw new NotFoundError(`no client with id "${id}"`);
+        ctx.withStore(async ({ clientService }) => {
+          const client = await clientService.update(id, { disabled });
           createOutput(o.json, ctx.write).print(`Client "${id}" ${name}d.`, clientJson(client));
         }),
       );
@@ -180,8 +177,8 @@ export function clientsCommand(ctx: CommandContext): Command {
     .description('delete a client')
     .addOption(json())
     .action((id: string, o) =>
-      ctx.withStore(async ({ clients }) => {
-        if (!(await clients.delete(id))) throw new NotFoundError(`no client with id "${id}"`);
+      ctx.withStore(async ({ clientService }) => {
+        await clientService.delete(id);
         createOutput(o.json, ctx.write).print(`Client "${id}" deleted.`, { client_id: id, deleted: true });
       }),
     );

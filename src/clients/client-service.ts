@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Database } from '../db/database.js';
-import { InvalidInputError, NotFoundError, PreconditionFailedError } from '../db/errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, PreconditionFailedError } from '../db/errors.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../db/pagination.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
 import { type ClientChanges, type ClientRepository, createClientRepository } from './client-repository.js';
@@ -37,7 +37,7 @@ export type NewClient = z.input<typeof NewClientSchema>;
 function keySourceSchema(allowHttpLoopback: boolean) {
   return z
     .object({ jwks: PublicJwksSchema.optional(), jwksUri: jwksUriSchema(allowHttpLoopback).optional() })
-    .refine((k) => (k.jwks === undefined) !== (k.jwksUri === undefined), 'give either jwks or jwksUri, not both and not neither');
+    .refine((k) => (k.jwks === undefined) !== (k.jwksUri === undefined), 'give the public keys either inline (jwks) or by URL (jwks_uri), not both and not neither');
 }
 export interface KeySource {
   /** A JWKS document (RFC 7517 §5): public keys only. */
@@ -88,16 +88,20 @@ export interface ClientListQuery extends PageRequest {
  */
 export interface ClientService {
   create(input: NewClient): Promise<IssuedSecret>;
-  /** A new secret; the old one keeps working for `graceHours` so deployments can roll over. */
+  /** A new secret; the old one keeps working for `graceHours` so deployments can roll over. ConflictError for a private_key_jwt client. */
   rotateSecret(clientId: string, graceHours: number, now?: Date, o?: ExpectClient): Promise<IssuedSecret>;
   /** A private_key_jwt client (RFC 7523 §2.2): public keys and no secret at all. */
   createWithKeys(input: NewKeyClient): Promise<Client>;
-  /** Replaces a private_key_jwt client's keys (rotation: publish the new key beside the old, then drop the old). */
-  setJwks(clientId: string, keys: KeySource): Promise<Client>;
+  /**
+   * Replaces a private_key_jwt client's keys (rotation: publish the new key beside the old, then
+   * drop the old). ConflictError for a client that authenticates with a secret.
+   */
+  setJwks(clientId: string, keys: KeySource, o?: ExpectClient): Promise<Client>;
   get(clientId: string): Promise<Client>;
   /** Ordered by client_id (bytewise); `next` is the cursor of the following page, or null. */
   list(query?: ClientListQuery): Promise<Page<Client>>;
-  update(clientId: string, changes: ClientUpdate, o?: ExpectClient): Promise<Client>;
+  /** Settings, and (private_key_jwt clients only) their keys, in one change. */
+  update(clientId: string, changes: ClientUpdate & KeySource, o?: ExpectClient): Promise<Client>;
   /** Deletes the client and its refresh-token families; returns it as it was. */
   delete(clientId: string, o?: ExpectClient): Promise<Client>;
 }
@@ -136,6 +140,11 @@ const settingsOf = (c: z.output<typeof NewClientSchema>) => ({
 
 const notFound = (_clientId: string) => new NotFoundError('no client has this id');
 
+// A client has a secret or public keys, never both (RFC 7591 token_endpoint_auth_method).
+const hasNoSecret = () => new ConflictError('this client authenticates with private_key_jwt: it has no secret to rotate (replace its keys instead)');
+const hasNoKeys = () => new ConflictError('this client authenticates with a secret: it has no keys to replace');
+const givesKeys = (k: KeySource) => k.jwks !== undefined || k.jwksUri !== undefined;
+
 /** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
 export function createClientService(clients: ClientRepository, o: ClientServiceOptions = {}): ClientService {
   const db = o.db;
@@ -157,6 +166,18 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
     if (!parsed.success) throw new InvalidInputError(`${where ? `${where}: ` : ''}${describeIssue(parsed.error)}`);
     return parsed.data;
   };
+  const parseKeys = (k: KeySource) => {
+    const parsed = KeySourceSchema.safeParse({ jwks: k.jwks, jwksUri: k.jwksUri });
+    if (parsed.success) return parsed.data;
+    const field = parsed.error.issues[0]?.path.find((p) => typeof p === 'string') ?? 'jwks';
+    throw new InvalidInputError(describeIssue(parsed.error), { field });
+  };
+  const replaceKeys = async (repo: ClientRepository, c: Client, keys: ReturnType<typeof parseKeys>) => {
+    if (c.authMethod !== 'private_key_jwt') throw hasNoKeys();
+    const client = await repo.setJwks(c.clientId, { jwks: keys.jwks ?? null, jwksUri: keys.jwksUri ?? null });
+    if (!client) throw notFound(c.clientId);
+    return client;
+  };
   return {
     async create(input) {
       const c = parse(NewClientSchema, input);
@@ -170,7 +191,10 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
     async rotateSecret(clientId, graceHours, now = new Date(), o) {
       const clientSecret = generateClientSecret();
       const previousExpiresAt = new Date(now.getTime() + graceHours * 3_600_000);
-      const client = await change(clientId, o, (repo) => repo.rotateSecret(clientId, hashClientSecret(clientSecret), previousExpiresAt));
+      const client = await change(clientId, o, (repo, c) => {
+        if (c.authMethod === 'private_key_jwt') throw hasNoSecret();
+        return repo.rotateSecret(clientId, hashClientSecret(clientSecret), previousExpiresAt);
+      });
       if (!client) throw notFound(clientId);
       return { client, clientSecret };
     },
@@ -189,14 +213,17 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const rows = await clients.page({ limit, after, namePrefix });
       return toPage(rows, limit, (c) => c.clientId);
     },
-    async update(clientId, changes, o) {
+    async update(clientId, input, o) {
+      const { jwks, jwksUri, ...changes } = input;
       const parsed = ClientChangesSchema.safeParse(changes);
       if (!parsed.success) {
         const field = parsed.error.issues[0]?.path.find((p) => typeof p === 'string');
         throw new InvalidInputError(describeIssue(parsed.error), field ? { field } : {});
       }
+      const keys = givesKeys({ jwks, jwksUri }) ? parseKeys({ jwks, jwksUri }) : undefined;
       const c = parsed.data as ClientChanges;
-      return change(clientId, o, async (repo) => {
+      return change(clientId, o, async (repo, current) => {
+        if (keys) await replaceKeys(repo, current, keys);
         const updated = await repo.update(clientId, c);
         if (!updated) throw notFound(clientId);
         return updated;
@@ -210,7 +237,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
     async createWithKeys(input) {
       const { jwks, jwksUri, ...rest } = input;
       const c = parse(NewClientSchema, rest);
-      const keys = parse(KeySourceSchema, { jwks, jwksUri });
+      const keys = parseKeys({ jwks, jwksUri });
       return clients.insert({
         ...settingsOf(c),
         authMethod: 'private_key_jwt',
@@ -218,11 +245,9 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
         jwksUri: keys.jwksUri ?? null,
       });
     },
-    async setJwks(clientId, input) {
-      const keys = parse(KeySourceSchema, { jwks: input.jwks, jwksUri: input.jwksUri });
-      const client = await clients.setJwks(clientId, { jwks: keys.jwks ?? null, jwksUri: keys.jwksUri ?? null });
-      if (!client) throw new NotFoundError(`no private_key_jwt client with id "${clientId}"`);
-      return client;
+    async setJwks(clientId, input, o) {
+      const keys = parseKeys(input);
+      return change(clientId, o, (repo, c) => replaceKeys(repo, c, keys));
     },
   };
 }

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
 import t from 'tap';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
@@ -61,10 +65,10 @@ t.test('clients: bad input is one clear line and exit 1, nothing half-written', 
     [['clients', 'create', '--name', 'B', '--grant', 'implicit'], /unknown grant type \(known: /],
     [['clients', 'create', '--name', 'B'], /at least one grant type/],
     [['clients', 'create', '--grant', 'password'], /--name/],
-    [['clients', 'show', 'nope'], /no client with id "nope"/],
-    [['clients', 'disable', 'nope'], /no client with id "nope"/],
+    [['clients', 'show', 'nope'], /no client has this id/],
+    [['clients', 'disable', 'nope'], /no client has this id/],
     [['clients', 'rotate-secret', 'nope'], /no client has this id/],
-    [['clients', 'delete', 'nope'], /no client with id "nope"/],
+    [['clients', 'delete', 'nope'], /no client has this id/],
   ];
   for (const [args, message] of cases) {
     const res = await runCli(args, { env });
@@ -74,6 +78,21 @@ t.test('clients: bad input is one clear line and exit 1, nothing half-written', 
   }
   const list = JSON.parse((await runCli(['clients', 'list', '--json'], { env })).stdout);
   t.equal(list.length, 1, 'only the first client exists');
+});
+
+t.test('clients: a private_key_jwt client has no secret to rotate (the service refuses, as in the admin API)', async (t) => {
+  const { env } = await createCliTarget(t);
+  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const dir = mkdtempSync(join(tmpdir(), 'sigil-jwks-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'keys.json');
+  writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] }));
+  const created = await runCli(['clients', 'create', '--name', 'Svc', '--id', 'svc', '--grant', 'client_credentials', '--auth', 'private_key_jwt', '--jwks-file', file], { env });
+  t.equal(created.code, 0, created.stderr);
+  const rotate = await runCli(['clients', 'rotate-secret', 'svc'], { env });
+  t.equal(rotate.code, 1);
+  t.match(rotate.stderr, /private_key_jwt: it has no secret to rotate/);
+  t.equal(JSON.parse((await runCli(['clients', 'show', 'svc', '--json'], { env })).stdout).token_endpoint_auth_method, 'private_key_jwt');
 });
 
 t.test('every command has --help', async (t) => {
