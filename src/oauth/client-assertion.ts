@@ -6,6 +6,7 @@ import { checkSignature } from '../keys/jws-verifier.js';
 import { jwsAlgName } from '../keys/jws-algorithms.js';
 import { OAuthError } from './errors.js';
 import type { SpentAssertions } from '../clients/spent-assertions.js';
+import { storableText } from '../db/spend-once.js';
 
 export { createSpentAssertions, type SpentAssertions } from '../clients/spent-assertions.js';
 
@@ -213,6 +214,7 @@ export function createAssertionVerifier(s: AssertionSettings, spent: SpentAssert
     }
     const jti = claims.jti;
     if (typeof jti !== 'string' || jti.length === 0 || jti.length > 255) throw refuse('jti is required (1 to 255 characters)');
+    if (!storableText(jti)) throw refuse('jti must be text without U+0000 or unpaired surrogates');
     if (!(await spent.spend(client.clientId, jti, new Date(exp * 1000)))) throw refuse('this jti was already used');
   };
 }

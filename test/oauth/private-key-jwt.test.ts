@@ -70,6 +70,18 @@ t.test('private_key_jwt: tokens for a valid assertion, every check refused with 
   t.equal(again.statusCode, 401, 'a replay is refused');
   t.match(again.json().error_description, /already used/);
 
+  // Concurrent requests with one assertion reach the store together (src/db/spend-once.ts): one wins.
+  const raced = await sign(key, c.clientId);
+  const race = await Promise.all(
+    Array.from({ length: 4 }, () => token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: raced })),
+  );
+  t.same(race.map((r) => r.statusCode).sort(), [200, 401, 401, 401], 'exactly one of four concurrent uses wins');
+  for (const [name, jti] of [['NUL', 'a\0b'], ['lone surrogate', '\ud800']]) {
+    const res = await token({ grant_type: 'client_credentials', client_assertion_type: TYPE, client_assertion: await sign(key, c.clientId, { jti }) });
+    t.equal(res.statusCode, 401, `jti with a ${name}`);
+    t.match(res.json().error_description, /jti must be text/);
+  }
+
   // Mixing methods (RFC 6749 §2.3).
   const secretClient = await seed.client({ grantTypes: ['client_credentials'] });
   const mixed = [
