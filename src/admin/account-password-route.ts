@@ -12,7 +12,7 @@ export const ACCOUNT_PASSWORD_PATH = '/account/password';
 const Body = z.object({
   current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
   new_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
-  /** The calling session's refresh token: its family is the one session that stays (default: the access token's own login). */
+  /** The calling session's refresh token: its family is the one session that stays. */
   refresh_token: z.string().min(1).max(256).optional(),
 });
 
@@ -44,7 +44,7 @@ const challenge = (reply: FastifyReply, description?: string) =>
  * protection, is what proves it is her).
  */
 export async function accountPasswordRoute(app: FastifyInstance, o: AccountPasswordRouteOptions) {
-  const callers = new WeakMap<FastifyRequest, { userId: string; clientId: string; familyId: string | undefined }>();
+  const callers = new WeakMap<FastifyRequest, { userId: string; clientId: string }>();
   // At the door, before the body is even parsed: an anonymous request learns nothing else.
   const door = async (req: FastifyRequest, reply: FastifyReply) => {
     const presented = bearerToken(req.headers.authorization);
@@ -53,8 +53,7 @@ export async function accountPasswordRoute(app: FastifyInstance, o: AccountPassw
     const verdict = await o.verifyBearer(presented.token);
     if (!verdict.ok) return challenge(reply, 'the access token is invalid, expired or revoked');
     if (!verdict.userId) return challenge(reply, 'the access token does not belong to a user');
-    const sid = verdict.claims.sid;
-    callers.set(req, { userId: verdict.userId, clientId: verdict.clientId, familyId: typeof sid === 'string' ? sid : undefined });
+    callers.set(req, { userId: verdict.userId, clientId: verdict.clientId });
   };
   app.post(ACCOUNT_PASSWORD_PATH, { onRequest: door }, async (req, reply) => {
     const verdict = callers.get(req);
@@ -79,9 +78,7 @@ export async function accountPasswordRoute(app: FastifyInstance, o: AccountPassw
       currentPassword: body.current_password,
       newPassword: body.new_password,
       address: req.ip,
-      // The session that stays: the one a refresh token names, else the login the access token came
-      // from (its sid), so that changing her password does not sign the caller herself out.
-      keepFamilyId: session?.userId === verdict.userId ? session.familyId : verdict.familyId,
+      keepFamilyId: session?.userId === verdict.userId ? session.familyId : undefined,
     });
     if (!result.ok && result.reason === 'locked') {
       reply.header('retry-after', String(result.retryAfter));
