@@ -32,6 +32,8 @@ export interface ScaleData {
   /** Live families in a random order; each refresh takes the next one's token (single use). */
   refreshOrder: number[];
   refreshNext: number;
+  /** The token a family's last rotation in this run gave, for when the order comes round to it again. */
+  refreshSuccessors: Map<number, string>;
   introspect?: Promise<{ tokens: string[]; revoked: Set<string> }>;
 }
 
@@ -87,7 +89,7 @@ function dataset(name: string, sizes: () => ScaleSizes): Setup<ScaleData> {
       log(`${name}: dataset built in ${build.seconds} s (${(build.databaseBytes / 2 ** 30).toFixed(2)} GiB)`);
       const entry = s.clients >= DISTINCT_CLIENTS ? await clientCacheEntryBytes(databaseUrl, DISTINCT_CLIENTS) : undefined;
       if (entry) log(`${name}: a client-cache entry costs about ${entry} bytes of heap`);
-      const data: ScaleData = { databaseUrl, build, ...(entry && { clientCacheEntryBytes: entry }), refreshOrder: shuffled(families(s), liveFamily), refreshNext: 0 };
+      const data: ScaleData = { databaseUrl, build, ...(entry && { clientCacheEntryBytes: entry }), refreshOrder: shuffled(families(s), liveFamily), refreshNext: 0, refreshSuccessors: new Map() };
       prepared.set(this as Setup<ScaleData>, data);
       return data;
     },
@@ -156,22 +158,32 @@ const introspection: Builder = (setup) => async (ctx) => {
   };
 };
 
-/** Refresh of random live families, each token once (a rotation spends it). */
+/**
+ * Refresh of random live families, each token once (a rotation spends it): a family that comes
+ * round again (the small dataset's, in a long run) is refreshed with the token its last rotation
+ * gave.
+ */
 const refreshes: Builder = (setup) => (ctx) => {
   const data = ctx.data(setup);
   const clients = data.build.sizes.clients;
   return {
-    request: () => ({
-      ...post('/token', '', ''),
-      setupRequest: (req) => {
-        const family = data.refreshOrder[data.refreshNext++ % data.refreshOrder.length] as number;
-        return {
-          ...req,
-          headers: { ...req.headers, authorization: basicAuthorization(credentials(family % clients)) },
-          body: form({ grant_type: 'refresh_token', refresh_token: scaleRefreshToken(family) }),
-        };
-      },
-    }),
+    request: () => {
+      let family = 0;
+      return {
+        ...post('/token', '', ''),
+        setupRequest: (req) => {
+          family = data.refreshOrder[data.refreshNext++ % data.refreshOrder.length] as number;
+          return {
+            ...req,
+            headers: { ...req.headers, authorization: basicAuthorization(credentials(family % clients)) },
+            body: form({ grant_type: 'refresh_token', refresh_token: data.refreshSuccessors.get(family) ?? scaleRefreshToken(family) }),
+          };
+        },
+        onResponse: (status, body) => {
+          if (status === 200) data.refreshSuccessors.set(family, (JSON.parse(body) as { refresh_token: string }).refresh_token);
+        },
+      };
+    },
     expect: has('"access_token"'),
   };
 };
