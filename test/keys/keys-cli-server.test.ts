@@ -56,7 +56,7 @@ t.test(`a running server serves the keys that \`sigil keys\` creates and revokes
   t.same(await until((k) => k.includes(created)), [created, first], 'the new key is served, the retired one still');
   t.ok(await remote({ alg: 'ES256', kid: created }), 'an unknown kid makes jose refetch, and it finds the new key');
 
-  const revoked = await runCli(['keys', 'revoke', first as string, '--yes'], { env, cwd });
+  const revoked = await runCli(['keys', 'revoke', '--yes', '--', first as string], { env, cwd });
   t.equal(revoked.code, 0, revoked.stderr);
   t.same(await until((k) => !k.includes(first)), [created], 'the revoked key is gone from the running server');
 });

@@ -77,13 +77,13 @@ t.test(`sigil keys on ${ON_POSTGRES ? 'PostgreSQL' : 'the embedded database'}`, 
   t.match(human.stdout, new RegExp(`${current}\\s+ES256\\s+active`));
 
   const retired = keys[1]?.kid as string;
-  const unconfirmed = await sigil(['keys', 'revoke', retired]);
+  const unconfirmed = await sigil(['keys', 'revoke', '--', retired]);
   t.equal(unconfirmed.code, 1);
   t.match(unconfirmed.stderr, /^sigil: revoking \S+ takes it out of the JWKS at once .*add --yes to confirm$/);
   const unknown = await sigil(['keys', 'revoke', 'no-such-kid', '--yes']);
   t.equal(unknown.code, 1);
   t.equal(unknown.stderr, 'sigil: no signing key with kid "no-such-kid"');
-  const revoked = await sigil(['keys', 'revoke', retired, '--yes', '--json']);
+  const revoked = await sigil(['keys', 'revoke', '--yes', '--json', '--', retired]);
   t.equal(revoked.code, 0, revoked.stderr);
   t.match(JSON.parse(revoked.stdout), { changed: true, events: [{ type: 'revoked', kid: retired }] });
 
