@@ -156,6 +156,7 @@ export async function buildApp(deps: AppDeps) {
     createJwksFetcher({ allowHttpLoopback: config.clientAssertions.allowHttpLoopbackJwksUri }),
   );
   const authenticateClient = createClientAuthenticator(clientCache, now, verifyAssertion);
+  const keyRepository = createKeyRepository(db);
   const verifyBearer = createBearerVerifier({ keys, revocations, now });
   const introspect = createIntrospection({ verifyAccessToken: verifyBearer, refreshTokens, issuer: config.issuer });
   const dpop = createDpopCheck({
@@ -201,7 +202,7 @@ export async function buildApp(deps: AppDeps) {
       db,
       allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
     }),
-    signingKeys: { list: () => createKeyRepository(db).list(), rotation: keys.rotation },
+    signingKeys: { list: () => keyRepository.list(), rotation: keys.rotation },
     refreshTokens,
     audit,
     graceHours: config.clientSecretGraceHours,

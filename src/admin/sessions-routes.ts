@@ -31,7 +31,7 @@ const sessionView = (f: RefreshFamilyInfo): z.infer<typeof SessionSchema> => ({
 });
 const FamilyParams = IdParams.extend({ family: z.string().min(1).max(255) });
 
-/** A user's sessions (refresh-token families): list, end one, end all. Her access tokens run out on their own. */
+/** A user's sessions (refresh-token families): list, end one, end all. Ending one also makes its access tokens inactive at introspection (their `sid`). */
 export function sessionsRoutes(app: FastifyInstance, { users, refreshTokens, audit }: AdminContext & { users: UserService; refreshTokens: RefreshTokenStore }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['admin: sessions'];
