@@ -201,6 +201,7 @@ export async function buildApp(deps: AppDeps) {
     clients: createClientService(createClientRepository(db), {
       db,
       allowHttpLoopbackJwksUri: config.clientAssertions.allowHttpLoopbackJwksUri,
+      onChange: () => clientCache.clear(),
     }),
     signingKeys: { list: () => keyRepository.list(), rotation: keys.rotation },
     refreshTokens,

@@ -51,6 +51,12 @@ export interface ClientServiceOptions {
   allowHttpLoopbackJwksUri?: boolean;
   /** For changes that must see the row they change (If-Match); without it, plain statements. */
   db?: Database;
+  /**
+   * Told after every committed change to an existing client: the admin API clears its own
+   * instance's client cache here, so that a disabled client or a rotated secret takes effect on
+   * the next request instead of at the next NOTIFY or version check.
+   */
+  onChange?: () => void;
 }
 
 export interface IssuedSecret {
@@ -148,6 +154,7 @@ const givesKeys = (k: KeySource) => k.jwks !== undefined || k.jwksUri !== undefi
 /** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
 export function createClientService(clients: ClientRepository, o: ClientServiceOptions = {}): ClientService {
   const db = o.db;
+  const onChange = o.onChange;
   /** Locks the client (with a db), checks the expected version, then runs `change` on it. */
   const change = <T>(clientId: string, o: ExpectClient | undefined, fn: (repo: ClientRepository, c: Client) => Promise<T>) => {
     const run = async (repo: ClientRepository) => {
@@ -158,7 +165,11 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       }
       return fn(repo, c);
     };
-    return db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
+    const done = db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
+    return done.then((result) => {
+      onChange?.();
+      return result;
+    });
   };
   const KeySourceSchema = keySourceSchema(o.allowHttpLoopbackJwksUri ?? false);
   const parse = <T extends z.ZodType>(schema: T, input: unknown, where?: string): z.output<T> => {

@@ -204,6 +204,24 @@ t.test('clients: create like the CLI, list, get, patch, rotate, delete; never a 
   isProblem(t, await h.call('GET', '/nothing-here'), 404, 'not-found');
 });
 
+t.test('a client change over the admin API takes effect on the next request to this instance', async (t) => {
+  // The client cache's clock stands still and nothing checks its version: only the admin API
+  // clearing it can make the change seen.
+  const h = await setup(t, { clientCacheClock: () => 0 });
+  const svc = await h.seed.client({ grantTypes: ['client_credentials'], scopes: ['photos:read'] });
+  const cc = (secret: string) => h.token({ grant_type: 'client_credentials' }, { authorization: basicAuth(svc.clientId, secret) });
+  t.equal((await cc(svc.secret)).statusCode, 200, 'the client is now cached');
+
+  t.equal((await h.call('PATCH', `/clients/${svc.clientId}`, { body: { scopes: [] } })).statusCode, 200);
+  t.equal((await cc(svc.secret)).json().scope, undefined, 'the narrowed scopes apply at once');
+  t.equal((await h.call('PATCH', `/clients/${svc.clientId}`, { body: { disabled: true } })).statusCode, 200);
+  t.equal((await cc(svc.secret)).statusCode, 401, 'disabled at once');
+  t.equal((await h.call('PATCH', `/clients/${svc.clientId}`, { body: { disabled: false } })).statusCode, 200);
+  t.equal((await cc(svc.secret)).statusCode, 200, 'enabled at once');
+  t.equal((await h.call('DELETE', `/clients/${svc.clientId}`)).statusCode, 204);
+  t.equal((await cc(svc.secret)).statusCode, 401, 'deleted at once');
+});
+
 t.test('the admin rate limit', async (t) => {
   const h = await setup(t, { env: { SIGIL_ADMIN_RATE_LIMIT_PER_MINUTE: '3' } });
   for (let i = 0; i < 3; i++) t.equal((await h.call('GET', '/roles')).statusCode, 200);

@@ -7,7 +7,10 @@ const PROBLEM = 'application/problem+json';
 const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** A test app with an admin token, and `call` for the admin API (its Bearer by default). */
-export async function setup(t: Test, o: { now?: () => Date; env?: Record<string, string>; logs?: string[] } = {}) {
+export async function setup(
+  t: Test,
+  o: { now?: () => Date; env?: Record<string, string>; logs?: string[]; clientCacheClock?: () => number } = {},
+) {
   const logger = o.logs
     ? {
         level: 'info',
@@ -19,7 +22,7 @@ export async function setup(t: Test, o: { now?: () => Date; env?: Record<string,
         }),
       }
     : undefined;
-  const h = await buildTestApp(t, { ...(o.now && { now: o.now }), ...(o.env && { env: o.env }), ...(logger && { logger }) });
+  const h = await buildTestApp(t, { ...(o.now && { now: o.now }), ...(o.env && { env: o.env }), ...(logger && { logger }), ...(o.clientCacheClock && { clientCacheClock: o.clientCacheClock }) });
   const tokenFor = async (scope: string, audience = ADMIN_AUD) => {
     const c = await h.seed.client({ grantTypes: ['client_credentials'], scopes: scope.split(' '), audience });
     const res = await h.token({ grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) });

@@ -5,7 +5,9 @@ import { ON_POSTGRES } from '../helpers/db.js';
 
 async function setup(t: Test, env: Record<string, string> = {}) {
   const clock = { now: new Date('2032-01-01T00:00:00Z') };
-  const ctx = await buildTestApp(t, { now: () => clock.now, env });
+  // The client cache on a clock that stands still: a test that changes a client in SQL says when the
+  // cache learns of it (clientCache.check()), instead of racing the NOTIFY.
+  const ctx = await buildTestApp(t, { now: () => clock.now, env, clientCacheClock: () => 0 });
   const client = await ctx.seed.client({ grantTypes: ['password'], scopes: ['read', 'write', 'admin'] });
   const user = await ctx.seed.user('henry', 'henry-password', { scopes: ['read', 'write', 'admin'] });
   const auth = { client_id: client.clientId, client_secret: client.secret };
@@ -68,7 +70,8 @@ t.test('scope can be narrowed on refresh, never widened; a refused request leave
 });
 
 t.test('disabled or deleted user, or the client losing the grant, ends the family', async (t) => {
-  const { login, refresh, db } = await setup(t);
+  const { login, refresh, db, clientCache } = await setup(t);
+  if (!clientCache) throw new Error('the test drives the client cache');
   const a = await login();
   await db.query("update users set disabled = true where username = 'henry'");
   t.equal((await refresh(a.refresh_token)).json().error, 'invalid_grant', 'disabled user');
@@ -77,9 +80,11 @@ t.test('disabled or deleted user, or the client losing the grant, ends the famil
 
   const b = await login();
   await db.query("update clients set grant_types = '{client_credentials}'");
+  await clientCache.check();
   const lost = await refresh(b.refresh_token);
   t.equal(lost.json().error, 'unauthorized_client');
   await db.query("update clients set grant_types = '{password}'");
+  await clientCache.check();
   t.equal((await refresh(b.refresh_token)).json().error, 'invalid_grant', 'ended, even when the grant returns');
 
   const c = await login();
