@@ -89,6 +89,10 @@ export function keysCommand(ctx: CommandContext): Command {
   cmd
     .command('revoke <kid>')
     .description('compromised key: remove it from the JWKS at once, so the tokens it signed stop verifying')
+    // A kid is a base64url thumbprint, and one in 64 starts with '-': pasted as it is, it is the
+    // kid, not an unknown option (and '-h…' is not help: only --help is).
+    .allowUnknownOption()
+    .helpOption('--help')
     .option('--yes', 'confirm: this cannot be undone')
     .addOption(json())
     .action((kid: string, o) => {

@@ -83,6 +83,14 @@ t.test(`sigil keys on ${ON_POSTGRES ? 'PostgreSQL' : 'the embedded database'}`, 
   const unknown = await sigil(['keys', 'revoke', 'no-such-kid', '--yes']);
   t.equal(unknown.code, 1);
   t.equal(unknown.stderr, 'sigil: no signing key with kid "no-such-kid"');
+  // One kid in 64 starts with '-' (base64url): pasted without '--', it is still the kid.
+  for (const dashed of ['-no-such-kid', '-hno-such-kid']) {
+    const r = await sigil(['keys', 'revoke', dashed, '--yes']);
+    t.equal(r.stderr, `sigil: no signing key with kid "${dashed}"`, `${dashed} is a kid, not an option`);
+    t.equal(r.code, 1);
+  }
+  const dashedUnconfirmed = await sigil(['keys', 'revoke', '-no-such-kid']);
+  t.match(dashedUnconfirmed.stderr, /add --yes to confirm$/, 'and --yes is still needed');
   const revoked = await sigil(['keys', 'revoke', '--yes', '--json', '--', retired]);
   t.equal(revoked.code, 0, revoked.stderr);
   t.match(JSON.parse(revoked.stdout), { changed: true, events: [{ type: 'revoked', kid: retired }] });
