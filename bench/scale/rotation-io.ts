@@ -1,7 +1,7 @@
 // `DATABASE_URL=… node --import tsx bench/scale/rotation-io.ts`: where a refresh rotation's
 // PostgreSQL work goes on a dataset built by `bench/scale/build.ts` with BENCH_SCALE_KEEP=1 (any
-// BENCH_SCALE_FACTOR; the same factor here). It rotates BENCH_ROTATIONS (default 20,000) random
-// live families through Sigil's refresh-token store, 50 at a time as the bench's connections do
+// BENCH_SCALE_FACTOR; the same factor here). It rotates BENCH_ROTATIONS (default 18,000, after
+// 2,000 to warm up) random live families through Sigil's refresh-token store, 50 at a time as the bench's connections do
 // (so they share batched statements), and prints, per rotation: shared-buffer hits and reads (the
 // hit rate), WAL records, full-page images and bytes; and the checkpoints the run set off. Then one batch of 30 under
 // EXPLAIN (ANALYZE, BUFFERS, WAL), rolled back, for which plan node reads which pages.
@@ -15,7 +15,8 @@ import { scaledSizes } from './sizes.js';
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL: a database built by bench/scale/build.ts with BENCH_SCALE_KEEP=1');
 const sizes = scaledSizes();
-const rotations = Number(process.env.BENCH_ROTATIONS ?? 20_000);
+const rotations = Number(process.env.BENCH_ROTATIONS ?? 18_000);
+const WARM_UP = 2_000;
 const CONCURRENCY = 50;
 const EXPLAINED_BATCH = 30;
 
@@ -32,27 +33,34 @@ async function counters(db: Queryable): Promise<Counters> {
   // An idle backend sends its counters within PGSTAT_IDLE_INTERVAL (10 s, PostgreSQL 15): the
   // caller waits that long before reading.
   const r = await db.query<{ hit: string; read: string; wal_records: string; wal_fpi: string; wal_bytes: string; checkpoints: string }>(
-    `select d.blks_hit as hit, d.blks_read as read, w.wal_records, w.wal_fpi, w.wal_bytes,
-            b.checkpoints_timed + b.checkpoints_req as checkpoints
-     from pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b where d.datname = current_database()`,
+    `select d.blks_hit as hit, d.blks_read as read, w.wal_records, w.wal_fpi, w.wal_bytes, ${await checkpointsColumn(db)} as checkpoints
+     from pg_stat_database d, pg_stat_wal w where d.datname = current_database()`,
   );
   const row = r.rows[0];
   if (!row) throw new Error('no statistics for this database');
   return { hit: +row.hit, read: +row.read, walRecords: +row.wal_records, walFpi: +row.wal_fpi, walBytes: +row.wal_bytes, checkpoints: +row.checkpoints };
 }
 
-/** The live families, in a random order that skips those an earlier run of this script spent. */
-function order(n: number, seed: number): number[] {
+// PostgreSQL 17 moved the checkpoint counts from pg_stat_bgwriter to pg_stat_checkpointer.
+async function checkpointsColumn(db: Queryable): Promise<string> {
+  const v = await db.query<{ n: number }>("select current_setting('server_version_num')::int as n");
+  return (v.rows[0]?.n ?? 0) >= 170_000
+    ? '(select num_timed + num_requested from pg_stat_checkpointer)'
+    : '(select checkpoints_timed + checkpoints_req from pg_stat_bgwriter)';
+}
+
+/** `n` of the dataset's live families (neither expired nor revoked when built), in a random order. */
+function randomFamilies(n: number): number[] {
   const all: number[] = [];
   for (let i = 0; i < families(sizes); i++) if (liveFamily(i)) all.push(i);
-  let s = seed;
   for (let i = all.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    const j = s % (i + 1);
+    const j = Math.floor(Math.random() * (i + 1));
     [all[i], all[j]] = [all[j] as number, all[i] as number];
   }
   return all.slice(0, n);
 }
+
+class Rollback extends Error {}
 
 /** `db`, explaining the first batched rotation of at least `size` tokens in a transaction it rolls back. */
 function explainingOnce(db: Database, size: number) {
@@ -66,9 +74,11 @@ function explainingOnce(db: Database, size: number) {
           .transaction(async (tx) => {
             const r = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, wal, timing off) ${sql}`, params);
             plan = r.rows.map((row) => row['QUERY PLAN']).join('\n');
-            throw new Error('rollback');
+            throw new Rollback();
           })
-          .catch(() => {});
+          .catch((err: unknown) => {
+            if (!(err instanceof Rollback)) throw err;
+          });
       }
       return db.query(sql, params);
     },
@@ -78,22 +88,26 @@ function explainingOnce(db: Database, size: number) {
 
 const db = createPostgresDatabase(url, { poolSize: 10 });
 try {
-  // The tokens a previous run rotated are spent: start from a seed of this run's own.
-  const seed = Number(process.env.BENCH_SEED ?? Date.now() % 100_000);
-  // Only families whose last token is still live: a spent one would take the reuse path (a
-  // transaction that ends the family), which is not what is measured here.
+  // Only families whose last token is still live: one that an earlier run rotated, or that has
+  // expired since the build (a day), would take the transaction path (reuse, expiry), which is not
+  // what is measured here.
+  const wanted = WARM_UP + rotations + EXPLAINED_BATCH;
   const unspent = await db.query<{ i: number }>(
     `select i from unnest($1::int[]) with ordinality as o(i, n)
      where exists (select 1 from refresh_tokens
-                   where token_hash = sha256(convert_to('scale-refresh-' || i || '-' || $2, 'UTF8')) and used_at is null)
+                   where token_hash = sha256(convert_to('scale-refresh-' || i || '-' || $2, 'UTF8'))
+                     and used_at is null and expires_at > now())
      order by n`,
-    [order(rotations * 2 + EXPLAINED_BATCH, seed), TOKENS_PER_FAMILY - 1],
+    [randomFamilies(wanted * 2), TOKENS_PER_FAMILY - 1],
   );
   const live = unspent.rows.map((r) => r.i);
-  const picked = live.slice(0, rotations);
-  const sample = live.slice(rotations, rotations + EXPLAINED_BATCH);
+  if (live.length < wanted) {
+    throw new Error(`${live.length} live families found, ${wanted} needed: build the dataset again (bench/scale/build.ts)`);
+  }
+  const warm = live.slice(0, WARM_UP);
+  const picked = live.slice(WARM_UP, WARM_UP + rotations);
+  const sample = live.slice(WARM_UP + rotations, wanted);
   const store = createRefreshTokenStore(db, { idleSeconds: 86_400, absoluteSeconds: 30 * 86_400, graceSeconds: 0 });
-  const warm = picked.splice(0, 2_000);
   const rotate = async (s: ReturnType<typeof createRefreshTokenStore>, list: number[]) => {
     let next = 0;
     let ok = 0;
@@ -113,6 +127,7 @@ try {
   const before = await counters(db);
   const started = performance.now();
   const ok = await rotate(store, picked);
+  if (ok < rotations) throw new Error(`${rotations - ok} of ${rotations} rotations refused: is another process rotating these families?`);
   const seconds = (performance.now() - started) / 1000;
   await settle();
   const after = await counters(db);
@@ -120,10 +135,13 @@ try {
   const hit = after.hit - before.hit;
   const read = after.read - before.read;
   const sb = await db.query<{ setting: string; unit: string }>("select setting, unit from pg_settings where name = 'shared_buffers'");
-  const size = await db.query<{ heap: string; pkey: string; family_idx: string }>(
+  const size = await db.query<{ heap: string; pkey: string; family_idx: string; indexes_of_the_rotation: string }>(
     `select pg_size_pretty(pg_relation_size('refresh_tokens')) as heap,
             pg_size_pretty(pg_relation_size('refresh_tokens_pkey')) as pkey,
-            pg_size_pretty(pg_relation_size('refresh_tokens_family_idx')) as family_idx`,
+            pg_size_pretty(pg_relation_size('refresh_tokens_family_idx')) as family_idx,
+            (select pg_size_pretty(sum(pg_relation_size(i.indexrelid))) from pg_index i
+             where i.indrelid = any (array['refresh_tokens', 'refresh_token_families', 'users', 'clients']::regclass[]))
+              as indexes_of_the_rotation`,
   );
   const explained = explainingOnce(db, EXPLAINED_BATCH);
   const explainStore = createRefreshTokenStore(explained.db, { idleSeconds: 86_400, absoluteSeconds: 30 * 86_400, graceSeconds: 0 });
@@ -144,7 +162,9 @@ try {
       wal_bytes: Math.round(per('walBytes')),
     },
   };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\nOne batch of ${EXPLAINED_BATCH}, rolled back:\n${explained.plan()}\n`);
+  const plan = explained.plan();
+  if (!plan) throw new Error('the batch to explain never reached the rotation statement');
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n\nOne batch of ${EXPLAINED_BATCH}, rolled back:\n${plan}\n`);
 } finally {
   await db.close();
 }

@@ -52,9 +52,10 @@ export interface ClientServiceOptions {
   /** For changes that must see the row they change (If-Match); without it, plain statements. */
   db?: Database;
   /**
-   * Told after every committed change to an existing client: the admin API clears its own
-   * instance's client cache here, so that a disabled client or a rotated secret takes effect on
-   * the next request instead of at the next NOTIFY or version check.
+   * Told after every write to the clients (a change, a deletion, a new client: one re-created
+   * under a deleted one's id included): the admin API clears its own instance's client cache here,
+   * so that a disabled client or a rotated secret takes effect on the next request instead of at
+   * the next NOTIFY or version check.
    */
   onChange?: () => void;
 }
@@ -166,10 +167,8 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       return fn(repo, c);
     };
     const done = db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
-    return done.then((result) => {
-      onChange?.();
-      return result;
-    });
+    // Also after a failure: a lost COMMIT may have applied, and forgetting cached clients is always safe.
+    return done.finally(() => onChange?.());
   };
   const KeySourceSchema = keySourceSchema(o.allowHttpLoopbackJwksUri ?? false);
   const parse = <T extends z.ZodType>(schema: T, input: unknown, where?: string): z.output<T> => {
@@ -196,7 +195,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const client = await clients.insert({
         ...settingsOf(c),
         secretHash: hashClientSecret(clientSecret),
-      });
+      }).finally(() => onChange?.());
       return { client, clientSecret };
     },
     async rotateSecret(clientId, graceHours, now = new Date(), o) {
@@ -249,12 +248,14 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const { jwks, jwksUri, ...rest } = input;
       const c = parse(NewClientSchema, rest);
       const keys = parseKeys({ jwks, jwksUri });
-      return clients.insert({
-        ...settingsOf(c),
-        authMethod: 'private_key_jwt',
-        jwks: keys.jwks ?? null,
-        jwksUri: keys.jwksUri ?? null,
-      });
+      return clients
+        .insert({
+          ...settingsOf(c),
+          authMethod: 'private_key_jwt',
+          jwks: keys.jwks ?? null,
+          jwksUri: keys.jwksUri ?? null,
+        })
+        .finally(() => onChange?.());
     },
     async setJwks(clientId, input, o) {
       const keys = parseKeys(input);
