@@ -6,9 +6,11 @@
 // hit rate), WAL records, full-page images and bytes; and the checkpoints the run set off. Then one batch of 30 under
 // EXPLAIN (ANALYZE, BUFFERS, WAL), rolled back, for which plan node reads which pages.
 // The cluster's counters (pg_stat_wal) count everything the cluster does: run it on a quiet one.
-import type { Database, Queryable } from '../../src/db/database.js';
+import type { Queryable } from '../../src/db/database.js';
 import { createPostgresDatabase } from '../../src/db/database.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
+import { mapLimit } from '../lib/oauth.js';
+import { explaining } from './explaining.js';
 import { families, liveFamily, scaleClient, scaleRefreshToken, TOKENS_PER_FAMILY } from './dataset-sql.js';
 import { scaledSizes } from './sizes.js';
 
@@ -60,32 +62,6 @@ function randomFamilies(n: number): number[] {
   return all.slice(0, n);
 }
 
-class Rollback extends Error {}
-
-/** `db`, explaining the first batched rotation of at least `size` tokens in a transaction it rolls back. */
-function explainingOnce(db: Database, size: number) {
-  let plan: string | undefined;
-  const wrapped: Database = {
-    ...db,
-    query: async (sql: string, params?: unknown[]) => {
-      if (plan === undefined && /with input as/.test(sql) && ((params?.[0] as unknown[]) ?? []).length >= size) {
-        plan = '';
-        await db
-          .transaction(async (tx) => {
-            const r = await tx.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, wal, timing off) ${sql}`, params);
-            plan = r.rows.map((row) => row['QUERY PLAN']).join('\n');
-            throw new Rollback();
-          })
-          .catch((err: unknown) => {
-            if (!(err instanceof Rollback)) throw err;
-          });
-      }
-      return db.query(sql, params);
-    },
-  } as Database;
-  return { db: wrapped, plan: () => plan };
-}
-
 const db = createPostgresDatabase(url, { poolSize: 10 });
 try {
   // Only families whose last token is still live: one that an earlier run rotated, or that has
@@ -109,17 +85,11 @@ try {
   const sample = live.slice(WARM_UP + rotations, wanted);
   const store = createRefreshTokenStore(db, { idleSeconds: 86_400, absoluteSeconds: 30 * 86_400, graceSeconds: 0 });
   const rotate = async (s: ReturnType<typeof createRefreshTokenStore>, list: number[]) => {
-    let next = 0;
-    let ok = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < list.length) {
-          const f = list[next++] as number;
-          if ((await s.rotate(scaleRefreshToken(f), scaleClient(f % sizes.clients))).ok) ok++;
-        }
-      }),
-    );
-    return ok;
+    const results = await mapLimit(list.length, CONCURRENCY, (i) => {
+      const f = list[i] as number;
+      return s.rotate(scaleRefreshToken(f), scaleClient(f % sizes.clients));
+    });
+    return results.filter((r) => r.ok).length;
   };
   const settle = () => new Promise((r) => setTimeout(r, 11_000));
   await rotate(store, warm);
@@ -143,7 +113,11 @@ try {
              where i.indrelid = any (array['refresh_tokens', 'refresh_token_families', 'users', 'clients']::regclass[]))
               as indexes_of_the_rotation`,
   );
-  const explained = explainingOnce(db, EXPLAINED_BATCH);
+  const explained = explaining(db, /with input as/, {
+    options: 'analyze, buffers, wal, timing off',
+    // The batch of the sample, not a smaller one the batcher happened to send first.
+    accept: (params) => ((params?.[0] as unknown[] | undefined)?.length ?? 0) >= EXPLAINED_BATCH,
+  });
   const explainStore = createRefreshTokenStore(explained.db, { idleSeconds: 86_400, absoluteSeconds: 30 * 86_400, graceSeconds: 0 });
   await Promise.all(sample.map((f) => explainStore.rotate(scaleRefreshToken(f), scaleClient(f % sizes.clients))));
   const report = {
@@ -162,7 +136,7 @@ try {
       wal_bytes: Math.round(per('walBytes')),
     },
   };
-  const plan = explained.plan();
+  const plan = explained.found.plan;
   if (!plan) throw new Error('the batch to explain never reached the rotation statement');
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n\nOne batch of ${EXPLAINED_BATCH}, rolled back:\n${plan}\n`);
 } finally {

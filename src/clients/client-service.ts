@@ -155,7 +155,8 @@ const givesKeys = (k: KeySource) => k.jwks !== undefined || k.jwksUri !== undefi
 /** `db`: for changes that must see the row they change (If-Match); without it, plain statements. */
 export function createClientService(clients: ClientRepository, o: ClientServiceOptions = {}): ClientService {
   const db = o.db;
-  const onChange = o.onChange;
+  // Also after a failure: a lost COMMIT may have applied, and forgetting cached clients is always safe.
+  const written = <T>(write: Promise<T>) => write.finally(() => o.onChange?.());
   /** Locks the client (with a db), checks the expected version, then runs `change` on it. */
   const change = <T>(clientId: string, o: ExpectClient | undefined, fn: (repo: ClientRepository, c: Client) => Promise<T>) => {
     const run = async (repo: ClientRepository) => {
@@ -166,9 +167,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       }
       return fn(repo, c);
     };
-    const done = db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients);
-    // Also after a failure: a lost COMMIT may have applied, and forgetting cached clients is always safe.
-    return done.finally(() => onChange?.());
+    return written(db ? db.transaction((tx) => run(createClientRepository(tx))) : run(clients));
   };
   const KeySourceSchema = keySourceSchema(o.allowHttpLoopbackJwksUri ?? false);
   const parse = <T extends z.ZodType>(schema: T, input: unknown, where?: string): z.output<T> => {
@@ -192,10 +191,7 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
     async create(input) {
       const c = parse(NewClientSchema, input);
       const clientSecret = generateClientSecret();
-      const client = await clients.insert({
-        ...settingsOf(c),
-        secretHash: hashClientSecret(clientSecret),
-      }).finally(() => onChange?.());
+      const client = await written(clients.insert({ ...settingsOf(c), secretHash: hashClientSecret(clientSecret) }));
       return { client, clientSecret };
     },
     async rotateSecret(clientId, graceHours, now = new Date(), o) {
@@ -248,14 +244,14 @@ export function createClientService(clients: ClientRepository, o: ClientServiceO
       const { jwks, jwksUri, ...rest } = input;
       const c = parse(NewClientSchema, rest);
       const keys = parseKeys({ jwks, jwksUri });
-      return clients
-        .insert({
+      return written(
+        clients.insert({
           ...settingsOf(c),
           authMethod: 'private_key_jwt',
           jwks: keys.jwks ?? null,
           jwksUri: keys.jwksUri ?? null,
-        })
-        .finally(() => onChange?.());
+        }),
+      );
     },
     async setJwks(clientId, input, o) {
       const keys = parseKeys(input);

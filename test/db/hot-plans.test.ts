@@ -15,6 +15,7 @@ import {
   scaleUser,
   usersSql,
 } from '../../bench/scale/dataset-sql.js';
+import { explaining, Rollback } from '../../bench/scale/explaining.js';
 import { createClientRepository } from '../../src/clients/client-repository.js';
 import { parseConfig } from '../../src/config.js';
 import type { Database, Queryable } from '../../src/db/database.js';
@@ -36,29 +37,6 @@ import { createTestDatabase } from '../helpers/db.js';
 const FAMILIES = 300;
 const BATCH = 20;
 const MAX_PAGES_PER_REQUEST = 30;
-
-class Rollback extends Error {}
-
-/** `db`, but the first statement matching `pattern` is also run under EXPLAIN ANALYZE (rolled back). */
-function explaining(db: Database, pattern: RegExp) {
-  const found: { plan?: string } = {};
-  const query: Database['query'] = async (sql, params) => {
-    if (found.plan === undefined && pattern.test(sql)) {
-      found.plan = '';
-      await db
-        .transaction(async (tx) => {
-          const r = await tx.query<Record<string, string>>(`explain (analyze, buffers, costs off, timing off) ${sql}`, params);
-          found.plan = r.rows.map((row) => Object.values(row)[0]).join('\n');
-          throw new Rollback();
-        })
-        .catch((err: unknown) => {
-          if (!(err instanceof Rollback)) throw err;
-        });
-    }
-    return db.query(sql, params);
-  };
-  return { db: { ...db, query } as Database, found };
-}
 
 /** Pages read or hit by the whole statement: the top node's buffer counts. */
 function pagesTouched(plan: string): number {
