@@ -3,7 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { ConfigError, ENV_VARS, parseConfig } from '../src/config.js';
-import { runCli, writeEnvFile } from './helpers/cli.js';
+import { createCliTarget, runCli, writeEnvFile } from './helpers/cli.js';
 
 t.test('every variable is documented in a table of the manual (README.md, docs/) and in .env.example', async (t) => {
   const docs = new URL('../docs/', import.meta.url);
@@ -73,7 +73,7 @@ t.test('.env is read when present; the environment wins over it', async (t) => {
   t.equal(fromFile.code, 1);
   t.match(fromFile.stderr, /^sigil: LOG_LEVEL: /, 'the value came from .env');
   const overridden = await runCli(['users', 'list', '--json'], {
-    env: { LOG_LEVEL: 'warn', SIGIL_DATA_DIR: join(dir, 'data') },
+    env: { ...(await createCliTarget(t)).env, LOG_LEVEL: 'warn' },
     cwd: dir,
   });
   t.equal(overridden.code, 0, overridden.stderr);

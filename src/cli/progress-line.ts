@@ -9,7 +9,7 @@ export interface ProgressLine {
 const REDRAW_MS = 250;
 
 export function createProgressLine(
-  out: NodeJS.WriteStream,
+  out: NodeJS.WritableStream & { isTTY?: boolean },
   totalBytes: number | undefined,
   now: () => number = () => performance.now(),
 ): ProgressLine {

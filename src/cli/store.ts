@@ -9,7 +9,7 @@ import { createUserRepository } from '../users/user-repository.js';
 import { createRoleService } from '../users/role-service.js';
 import { createUserService } from '../users/user-service.js';
 
-function createStore(db: Database, config: Config) {
+export function createStore(db: Database, config: Config) {
   const users = createUserRepository(db);
   const clients = createClientRepository(db);
   const hasher = createPasswordHasher(config.argon2);
@@ -29,9 +29,16 @@ function createStore(db: Database, config: Config) {
 }
 export type Store = ReturnType<typeof createStore>;
 
+/** How a command reaches its database; tests hand the CLI one they hold open. */
+export type OpenDatabase = (config: Config) => Promise<Database>;
+
 /** Opens the database (migrating it, as the server would), runs one command, closes. */
-export async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const db = await openCliDatabase(config);
+export async function withStore<T>(
+  config: Config,
+  fn: (store: Store) => Promise<T>,
+  open: OpenDatabase = openCliDatabase,
+): Promise<T> {
+  const db = await open(config);
   try {
     await migrate(db);
     return await fn(createStore(db, config));

@@ -57,7 +57,7 @@ export function usersCommand(ctx: CommandContext): Command {
     .addOption(json())
     .action(async (o) => {
       if (o.withoutPassword && o.passwordStdin) throw new CliError('--without-password and --password-stdin exclude each other');
-      const password = o.withoutPassword ? null : await readNewPassword(Boolean(o.passwordStdin));
+      const password = o.withoutPassword ? null : await readNewPassword(Boolean(o.passwordStdin), ctx.io);
       await ctx.withStore(async ({ userService }) => {
         const user = await userService.create({
           username: o.username,
@@ -120,7 +120,7 @@ export function usersCommand(ctx: CommandContext): Command {
     .addOption(passwordStdin())
     .addOption(json())
     .action(async (username: string, o) => {
-      const password = await readNewPassword(Boolean(o.passwordStdin));
+      const password = await readNewPassword(Boolean(o.passwordStdin), ctx.io);
       await ctx.withStore(async ({ userService }) => {
         const user = await userService.setPassword({ username }, password);
         createOutput(o.json, ctx.write).print(`Password of "${user.username}" changed.`, userJson(user));
@@ -201,8 +201,8 @@ export function usersCommand(ctx: CommandContext): Command {
       }
       return ctx.withStore(async ({ db, hasher }) => {
         // Large reads: fewer chunks to split; memory stays bounded by the chunk and the batch.
-        const input = stdin ? process.stdin : createReadStream(o.file, { highWaterMark: 2 ** 20 });
-        const progress = createProgressLine(process.stderr, size);
+        const input = stdin ? ctx.io.stdin : createReadStream(o.file, { highWaterMark: 2 ** 20 });
+        const progress = createProgressLine(ctx.io.stderr, size);
         const summary = await createUserImporter(db, hasher).run(input, {
           onConflict: o.onConflict,
           dryRun: Boolean(o.dryRun),
@@ -212,7 +212,7 @@ export function usersCommand(ctx: CommandContext): Command {
         progress.done();
         createOutput(o.json, ctx.write).print(describeImport(summary), importJson(summary));
         // The summary is printed either way; the exit status says whether every line made it.
-        if (summary.rejected > 0) process.exitCode = 1;
+        if (summary.rejected > 0) ctx.setExitCode(1);
       });
     });
 

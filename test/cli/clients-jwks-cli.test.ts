@@ -3,18 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import t from 'tap';
-import { createCliTarget, runCli } from '../helpers/cli.js';
+import { createCliSession } from '../helpers/cli.js';
 
 t.test('clients create --auth private_key_jwt --jwks-file prints no secret; set-jwks replaces keys', async (t) => {
-  const { env } = await createCliTarget(t);
+  const { cli } = await createCliSession(t);
   const dir = mkdtempSync(join(tmpdir(), 'sigil-jwks-'));
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const pub = join(dir, 'keys.json');
   writeFileSync(pub, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] }));
-  const created = await runCli(
-    ['clients', 'create', '--name', 'Svc', '--grant', 'client_credentials', '--auth', 'private_key_jwt', '--jwks-file', pub, '--scope', 'read', '--json'],
-    { env },
-  );
+  const created = await cli(['clients', 'create', '--name', 'Svc', '--grant', 'client_credentials', '--auth', 'private_key_jwt', '--jwks-file', pub, '--scope', 'read', '--json']);
   t.equal(created.code, 0, created.stderr);
   const c = JSON.parse(created.stdout);
   t.type(c.client_id, 'string');
@@ -24,13 +21,13 @@ t.test('clients create --auth private_key_jwt --jwks-file prints no secret; set-
 
   const priv = join(dir, 'private.json');
   writeFileSync(priv, JSON.stringify({ keys: [await exportJWK(privateKey)] }));
-  const refused = await runCli(['clients', 'set-jwks', c.client_id, '--jwks-file', priv], { env });
+  const refused = await cli(['clients', 'set-jwks', c.client_id, '--jwks-file', priv]);
   t.not(refused.code, 0, 'a private key is refused');
   t.match(refused.stderr, /private key members/);
 
-  const uri = await runCli(['clients', 'set-jwks', c.client_id, '--jwks-uri', 'https://svc.example.com/jwks.json', '--json'], { env });
+  const uri = await cli(['clients', 'set-jwks', c.client_id, '--jwks-uri', 'https://svc.example.com/jwks.json', '--json']);
   t.equal(uri.code, 0, uri.stderr);
   t.equal(JSON.parse(uri.stdout).jwks_uri, 'https://svc.example.com/jwks.json');
-  const http = await runCli(['clients', 'set-jwks', c.client_id, '--jwks-uri', 'http://svc.example.com/jwks.json'], { env });
+  const http = await cli(['clients', 'set-jwks', c.client_id, '--jwks-uri', 'http://svc.example.com/jwks.json']);
   t.not(http.code, 0, 'http jwks_uri refused');
 });

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { createCliTarget, runCli } from '../helpers/cli.js';
+import { createCliSession } from '../helpers/cli.js';
 
 t.test('roles: create, list, show, update (replace, add, remove, rename), delete; failures are one line', async (t) => {
-  const { env } = await createCliTarget(t);
-  const cli = (...args: string[]) => runCli(args, { env });
+  const session = await createCliSession(t);
+  const cli = (...args: string[]) => session.cli(args);
 
   const created = await cli('roles', 'create', 'photo-editor', '--scope', 'photos:read photos:upload', '--json');
   t.equal(created.code, 0, created.stderr);
@@ -37,8 +37,8 @@ t.test('roles: create, list, show, update (replace, add, remove, rename), delete
 });
 
 t.test('users: created with roles and scopes, or without a password; update roles, scopes, status', async (t) => {
-  const { env } = await createCliTarget(t);
-  const cli = (args: string[], input?: string) => runCli(args, { env, ...(input !== undefined && { input }) });
+  const session = await createCliSession(t);
+  const cli = (args: string[], input?: string) => session.cli(args, { input });
   await cli(['roles', 'create', 'editor', '--scope', 'photos:upload']);
   await cli(['roles', 'create', 'viewer', '--scope', 'photos:read']);
 

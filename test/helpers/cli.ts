@@ -4,7 +4,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Readable, Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
+import { runSigil } from '../../src/cli/main.js';
+import { parseConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { pgliteTemplatePath, TEST_DATABASE_URL, templateExists } from './template.js';
 
@@ -30,7 +33,11 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Runs `sigil …` as a user would, in a folder of its own (so no stray .env is read). */
+/**
+ * Runs `sigil …` as a user would: a process of its own (bin/sigil.js, config from its environment),
+ * in a folder of its own (so no stray .env is read). A process start costs about a second on the
+ * embedded database; tests of the commands themselves use a CliSession.
+ */
 export function runCli(args: string[], o: { env: Record<string, string>; input?: string; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SIGIL_BIN, ...args], {
@@ -79,4 +86,53 @@ export async function createCliTarget(t: Teardown): Promise<{ env: Record<string
 
 export function writeEnvFile(dir: string, content: string): void {
   writeFileSync(join(dir, '.env'), content);
+}
+
+export interface CliSession {
+  /** The settings every command of the session gets (a data folder; on PostgreSQL its URL and key). */
+  env: Record<string, string>;
+  database: TestDatabase;
+  /** `sigil …` in this process, on the session's database: the same program the binary runs. */
+  cli(args: string[], o?: { input?: string; env?: Record<string, string> }): Promise<CliResult>;
+}
+
+/**
+ * A database held open for many commands, run in-process. Each command still parses its own
+ * config and runs the migrations check, as a process would; only the process start and the
+ * database's open and close are shared.
+ */
+export async function createCliSession(t: Teardown, o: { migrated?: boolean } = {}): Promise<CliSession> {
+  const database = await createTestDatabase(t, o);
+  const dataDir = mkdtempSync(join(tmpdir(), 'sigil-cli-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env: Record<string, string> = { SIGIL_DATA_DIR: dataDir };
+  if (database.url) {
+    env.DATABASE_URL = database.url;
+    env.SIGIL_KEY_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+  }
+  // The test's teardown closes the database, not each command.
+  const held = { ...database.db, close: async () => {} };
+  return {
+    env,
+    database,
+    async cli(args, { input, env: extra } = {}) {
+      let stdout = '';
+      let stderr = '';
+      const code = await runSigil(args, {
+        config: () => parseConfig({ ...env, ...extra }),
+        openDatabase: async () => held,
+        io: {
+          stdin: Readable.from(input === undefined ? [] : [Buffer.from(input)]),
+          stdout: { write: (s: string) => (stdout += s) },
+          stderr: new Writable({
+            write(chunk, _encoding, done) {
+              stderr += chunk;
+              done();
+            },
+          }),
+        },
+      });
+      return { code, stdout, stderr };
+    },
+  };
 }

@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createTestDatabase, ON_POSTGRES } from '../helpers/db.js';
-import { runCli } from '../helpers/cli.js';
+import { ON_POSTGRES } from '../helpers/db.js';
+import { createCliSession, runCli } from '../helpers/cli.js';
 
 // `sigil keys …` as an operator runs it: on PostgreSQL (DATABASE_URL and a key-encryption key
 // from the environment) or on the embedded database (a data folder, and the generated key file).
 
-/** One command, stderr trimmed: failures must be exactly one line. */
+/** One command in a process of its own, stderr trimmed: failures must be exactly one line. */
 async function runSigil(args: string[], env: Record<string, string>, cwd: string) {
   const r = await runCli(args, { env, cwd });
   return { ...r, stderr: r.stderr.trim() };
@@ -23,15 +23,14 @@ interface KeyJson {
 }
 
 t.test(`sigil keys on ${ON_POSTGRES ? 'PostgreSQL' : 'the embedded database'}`, async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'sigil-keys-cli-'));
-  const dataDir = join(cwd, 'data');
-  const firstKek = randomBytes(32).toString('base64');
-  let env: Record<string, string> = { SIGIL_DATA_DIR: dataDir, SIGIL_DEMO: 'false', LOG_LEVEL: 'silent' };
-  if (ON_POSTGRES) {
-    const { url } = await createTestDatabase(t);
-    env = { ...env, DATABASE_URL: url as string, SIGIL_KEY_ENCRYPTION_KEY: firstKek };
-  }
-  const sigil = (args: string[], extra: Record<string, string> = {}) => runSigil(args, { ...env, ...extra }, cwd);
+  const session = await createCliSession(t);
+  const dataDir = session.env.SIGIL_DATA_DIR as string;
+  const firstKek = session.env.SIGIL_KEY_ENCRYPTION_KEY as string; // PostgreSQL: from the environment
+  const env: Record<string, string> = { SIGIL_DEMO: 'false', LOG_LEVEL: 'silent' };
+  const sigil = async (args: string[], extra: Record<string, string> = {}) => {
+    const r = await session.cli(args, { env: { ...env, ...extra } });
+    return { ...r, stderr: r.stderr.trim() };
+  };
 
   const empty = await sigil(['keys', 'list']);
   t.equal(empty.code, 0, empty.stderr);
