@@ -19,7 +19,14 @@ export interface CliOptions {
   openDatabase?: OpenDatabase;
 }
 
-const processIo: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+// stdin is read only when asked for: touching process.stdin creates its stream.
+const processIo: CliIo = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
 
 /** Every command writes through `io` and throws instead of exiting (commander's own errors too). */
 function routeOutput(cmd: Command, io: CliIo): void {

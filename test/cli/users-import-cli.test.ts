@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcrypt';
 import t from 'tap';
-import { createCliSession } from '../helpers/cli.js';
+import { createCliSession, createCliTarget, runCli } from '../helpers/cli.js';
 import { recordSecret } from '../helpers/secret-scan.js';
 
 const toJsonl = (lines: object[]) => `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`;
@@ -71,4 +71,12 @@ t.test('users import: roles and scopes per line; an unknown role is a rejected l
   const users = JSON.parse((await cli(['users', 'list', '--json'])).stdout);
   t.match(users, [{ username: 'erin', roles: ['photo-editor'], scopes: ['profile'] }]);
   t.equal(users.length, 1, 'no user for the rejected line');
+});
+
+t.test('the binary: a rejected line makes the process exit 1 after its summary', async (t) => {
+  const { env } = await createCliTarget(t);
+  const res = await runCli(['users', 'import', '--file', '-'], { env, input: 'not json\n' });
+  t.equal(res.code, 1);
+  t.equal(res.stderr, 'line 1: not valid JSON\n', 'nothing else on stderr: no warning, no trace');
+  t.match(res.stdout, /rejected 1 lines/);
 });
