@@ -1,9 +1,10 @@
 import formbody from '@fastify/formbody';
-import { adminApi } from './admin/admin-api.js';
+import { adminApi, isAdminPath } from './admin/admin-api.js';
+import { adminErrorHandler } from './admin/problem.js';
 import { createClientService } from './clients/client-service.js';
 import { createRoleService } from './users/role-service.js';
 import { createUserService } from './users/user-service.js';
-import Fastify, { type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyServerOptions, LogController } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -15,7 +16,7 @@ import { notFoundHandler, oauthErrorHandler } from './oauth/error-handler.js';
 import { healthRoutes } from './ops/health-routes.js';
 import { lazyChildLogger } from './logger.js';
 import { createAudit } from './ops/audit.js';
-import { httpProtection } from './ops/http-protection.js';
+import { apiResponseHeaders, httpProtection } from './ops/http-protection.js';
 import { countRequests, createMetrics, type Metrics, metricsRoute } from './ops/metrics.js';
 import { openApi } from './ops/openapi.js';
 import { createRequestIds, requestLog } from './ops/request-log.js';
@@ -88,6 +89,12 @@ export async function buildApp(deps: AppDeps) {
     // requestLog writes the one line per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // A URL the router cannot decode, or a path parameter over maxParamLength, is answered before
+    // any route or scope, by default in Fastify's words quoting the URL: here in the surface's own.
+    frameworkErrors: (err, req, reply) => {
+      apiResponseHeaders(req, reply); // no hook runs for these
+      return (isAdminPath(req.url) ? adminErrorHandler : oauthErrorHandler)(err as FastifyError, req, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   if (logger) app.setChildLoggerFactory(lazyChildLogger);
   app.addHook('onRoute', (route) => issuer.checkRoute(route.url));

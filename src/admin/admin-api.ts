@@ -15,6 +15,9 @@ import { usersRoutes } from './users-routes.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
+/** Whether a request URL is the admin API's (its errors are problem+json, not OAuth's). */
+export const isAdminPath = (url: string) => url === ADMIN_PREFIX || /^\/admin\/v1[/?]/.test(url);
+
 export interface AdminApiOptions extends DoorDeps {
   users: UserService;
   roles: RoleService;

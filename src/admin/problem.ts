@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, InvalidInputError, isDatabaseUnavailable, NotFoundError, PreconditionFailedError } from '../db/errors.js';
+import { ConflictError, InvalidInputError, isDatabaseUnavailable, isUnstorableText, NotFoundError, PreconditionFailedError } from '../db/errors.js';
 
 // RFC 9457 problem details: the one error type of the admin API, and (adminErrorHandler) the one
 // place one becomes a response. Every kind has a stable `type` URI that clients may switch on.
@@ -15,6 +15,7 @@ export type ProblemKind =
   | 'precondition-failed'
   | 'unsupported-media-type'
   | 'payload-too-large'
+  | 'uri-too-long'
   | 'rate-limited'
   | 'unavailable'
   | 'server-error';
@@ -30,6 +31,7 @@ const KINDS: Readonly<Record<ProblemKind, { status: number; title: string }>> = 
   'precondition-failed': { status: 412, title: 'The resource changed since that ETag' },
   'unsupported-media-type': { status: 415, title: 'Unsupported content type' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'A path segment is too long' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'Temporarily unavailable' },
   'server-error': { status: 500, title: 'Internal server error' },
@@ -114,6 +116,8 @@ const FRAMEWORK: Record<string, () => Problem> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new Problem('invalid-input', 'the request body is empty', { errors: [{ field: 'body', detail: 'is empty' }] }),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new Problem('invalid-input', 'the Content-Length header is wrong'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new Problem('invalid-input', 'the request body is not valid JSON', { errors: [{ field: 'body', detail: 'is not valid JSON' }] }),
+  FST_ERR_BAD_URL: () => new Problem('invalid-input', 'the URL is not validly percent-encoded', { errors: [{ field: 'path', detail: 'is not validly percent-encoded' }] }),
+  FST_ERR_MAX_PARAM_LENGTH: () => new Problem('uri-too-long', 'a path segment is longer than any id'),
 };
 
 /** Any error as a Problem: the services' errors by type, Fastify's by code, the rest a 500. */
@@ -126,6 +130,7 @@ export function toProblem(err: FastifyError | Error, notFound = 'no such resourc
   if (err instanceof NotFoundError) return new Problem('not-found', notFound);
   if (err instanceof ConflictError) return new Problem('conflict', safeText(err.message));
   if (err instanceof PreconditionFailedError) return new Problem('precondition-failed', safeText(err.message));
+  if (isUnstorableText(err)) return new Problem('invalid-input', 'a value contains U+0000, which no text field can hold');
   if (isDatabaseUnavailable(err)) return new Problem('unavailable', 'the database is unavailable: retry shortly', { retryAfter: 5, cause: err });
   const fe = err as FastifyError;
   const known = fe.code ? FRAMEWORK[fe.code]?.() : undefined;

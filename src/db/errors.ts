@@ -13,6 +13,12 @@ const code = (err: unknown) => (err as { code?: unknown } | null)?.code;
 export const isUniqueViolation = (err: unknown) => code(err) === '23505';
 
 /**
+ * A text value PostgreSQL cannot hold (U+0000 in a parameter: 22021 character_not_in_repertoire;
+ * 22P05 untranslatable_character): the input's fault, wherever it came in, never a server error.
+ */
+export const isUnstorableText = (err: unknown) => code(err) === '22021' || code(err) === '22P05';
+
+/**
  * Input that the store's rules refuse (an empty name, an unknown grant type). `field` names the
  * input that is wrong, as the HTTP surfaces call it (`username`, `roles`, `after`…), so a
  * problem+json body can point at it; the message never repeats the input itself.

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable, isUnstorableText } from '../db/errors.js';
 import { authChallenge, toErrorText } from '../http/error-text.js';
 import { HttpError } from '../http/http-error.js';
 import { lingerAfterAnswer } from '../http/lingering-close.js';
@@ -12,6 +12,8 @@ const FRAMEWORK_ERRORS: Record<string, () => OAuthError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: () => new OAuthError('invalid_request', 'the request body is too large', { status: 413 }),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new OAuthError('invalid_request', 'the request body is empty'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new OAuthError('invalid_request', 'the Content-Length header is wrong'),
+  FST_ERR_BAD_URL: () => new OAuthError('invalid_request', 'the URL is not validly percent-encoded'),
+  FST_ERR_MAX_PARAM_LENGTH: () => new OAuthError('invalid_request', 'a path segment is too long', { status: 414 }),
 };
 
 // Clients retry after this many seconds while the database is away.
@@ -29,6 +31,7 @@ function toOAuthError(err: FastifyError): OAuthError {
   if (err instanceof HttpError) {
     return new OAuthError(HTTP_ERRORS[err.kind], err.description, { status: err.status, retryAfter: err.retryAfter });
   }
+  if (isUnstorableText(err)) return new OAuthError('invalid_request', 'a parameter contains U+0000');
   if (isDatabaseUnavailable(err)) {
     return new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable: retry shortly', {
       retryAfter: RETRY_AFTER_SECONDS,

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { Config } from '../config.js';
 import { HttpError } from '../http/http-error.js';
@@ -51,6 +51,13 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record
   return headers;
 }
 
+const API_HEADERS = securityHeaders();
+
+/** The headers of every API answer: helmet's and the request id (the public documents have less). */
+export function apiResponseHeaders(req: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(API_HEADERS).header('x-request-id', req.id);
+}
+
 export interface HttpProtectionOptions {
   /**
    * Paths of the public documents (the JWKS, the metadata): static JSON that servers fetch and
@@ -63,7 +70,6 @@ export interface HttpProtectionOptions {
 
 /** Security headers, load shedding, per-address rate limiting and CORS: the edges of the app. */
 export async function httpProtection(app: FastifyInstance, config: Config, { publicDocuments }: HttpProtectionOptions) {
-  const headers = securityHeaders();
   const documents = new Set(publicDocuments);
   // Sheds load with 503 before the event loop stalls, so healthy requests keep their latency.
   const pressure = config.maxEventLoopDelayMs > 0 ? watchEventLoopPressure({ maxDelayMs: config.maxEventLoopDelayMs }) : undefined;
@@ -71,7 +77,7 @@ export async function httpProtection(app: FastifyInstance, config: Config, { pub
   // One synchronous hook for every request, errors and 404s included: each hook costs every request.
   app.addHook('onRequest', (req, reply, done) => {
     if (documents.has(req.url)) reply.header('x-content-type-options', 'nosniff');
-    else reply.headers(headers).header('x-request-id', req.id);
+    else apiResponseHeaders(req, reply);
     if (pressure?.overloaded) done(new HttpError('overloaded', 'the server is overloaded: retry shortly', { retryAfter: 1 }));
     else done();
   });
