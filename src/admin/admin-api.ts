@@ -16,7 +16,8 @@ import { usersRoutes } from './users-routes.js';
 export const ADMIN_PREFIX = '/admin/v1';
 
 /** Whether a request URL is the admin API's (its errors are problem+json, not OAuth's). */
-export const isAdminPath = (url: string) => url === ADMIN_PREFIX || /^\/admin\/v1[/?]/.test(url);
+export const isAdminPath = (url: string) =>
+  url === ADMIN_PREFIX || url.startsWith(`${ADMIN_PREFIX}/`) || url.startsWith(`${ADMIN_PREFIX}?`);
 
 export interface AdminApiOptions extends DoorDeps {
   users: UserService;

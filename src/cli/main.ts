@@ -30,11 +30,7 @@ const processIo: CliIo = {
 
 /** Every command writes through `io` and throws instead of exiting (commander's own errors too). */
 function routeOutput(cmd: Command, io: CliIo): void {
-  cmd.exitOverride().configureOutput({
-    writeOut: (s) => io.stdout.write(s),
-    writeErr: (s) => io.stderr.write(s),
-    outputError: (s, write) => write(s),
-  });
+  cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   for (const sub of cmd.commands) routeOutput(sub, io);
 }
 

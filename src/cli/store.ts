@@ -9,7 +9,7 @@ import { createUserRepository } from '../users/user-repository.js';
 import { createRoleService } from '../users/role-service.js';
 import { createUserService } from '../users/user-service.js';
 
-export function createStore(db: Database, config: Config) {
+function createStore(db: Database, config: Config) {
   const users = createUserRepository(db);
   const clients = createClientRepository(db);
   const hasher = createPasswordHasher(config.argon2);
