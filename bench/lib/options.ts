@@ -29,7 +29,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only <a,b>                 run only these scenarios or groups (and their ceilings): %SCENARIOS%
                                (without --only: all but %ON_REQUEST%)
   --json                       print the results as JSON instead of the table
-  --cpu-prof                   profile Sigil (node --cpu-prof) into bench/results/<timestamp>-sigil/
+  --cpu-prof                   profile Sigil and its ceilings (node --cpu-prof) into bench/results/<timestamp>-sigil[-<ceiling>]/
   -h, --help
 
 PostgreSQL: DATABASE_URL when set (used as is); otherwise a fresh database sigil_bench_<random> is

@@ -185,7 +185,7 @@ async function measureScenario(s: Scenario, { sigil, ctx }: Target, o: BenchOpti
  * A scenario with ceilings: Sigil and each ceiling loaded in turn, in interleaved slices (see
  * lib/interleave.ts), the ceilings started for it and stopped after it.
  */
-async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx }: Target, o: BenchOptions, log: Log) {
+async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx }: Target, o: BenchOptions, log: Log, profileDir: string) {
   const stops: (() => Promise<void>)[] = [];
   try {
     const servers: Server[] = [];
@@ -195,6 +195,8 @@ async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx
         env: { ...process.env, ...def.env?.(ctx) },
         cwd: REPO,
         workers: def.workers ?? 1,
+        // The same profiler as Sigil's, so a gap can be read function by function.
+        nodeArgs: o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}-${def.name}`] : [],
       });
       stops.push(tracked(server.stop));
       servers.push(server);
@@ -251,7 +253,7 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const sigil = await serveSigil(seed, log, { nodeArgs });
   cleanups.push(sigil.stop);
-  if (o.cpuProf) log(`Sigil's CPU profile goes to ${profileDir} when it stops`);
+  if (o.cpuProf) log(`Sigil's CPU profile goes to ${profileDir} when it stops, each ceiling's to ${profileDir}-<ceiling>`);
   // The baseline under the per-scenario peaks.
   const sigilIdleRssBytes = currentRss(sigil.pid);
   const main: Target = { sigil, ctx: await contextOf(sigil, o, log), stop: async () => {} };
@@ -271,7 +273,7 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
     log(`scenario ${s.name}${setup ? ` on ${setup.name}` : ''}${defs.length > 0 ? `, interleaved with ${defs.map((d) => d.label.split(' ')[0]).join(' and ')}` : ''}`);
     let result: ScenarioResult;
     if (defs.length > 0) {
-      const { measured, ceilings } = await measureAgainstCeilings(s, defs, target, o, log);
+      const { measured, ceilings } = await measureAgainstCeilings(s, defs, target, o, log, profileDir);
       ceilingResults.push(...ceilings.map((c) => c.result));
       result = judge(s, measured, ceilings.find((c) => c.def === ceiling), ceilings.find((c) => c.def === also));
     } else {

@@ -66,9 +66,9 @@ const CLUSTER = fileURLToPath(new URL('../ceilings/cluster.ts', import.meta.url)
  * Starts a ceiling (a TypeScript file run through tsx), in `workers` processes sharing its port
  * through node:cluster when more than one, and waits for its `{"port":N}` line.
  */
-export async function startCeiling(name: string, script: string, o: { env: NodeJS.ProcessEnv; cwd: string; workers: number }): Promise<Server> {
+export async function startCeiling(name: string, script: string, o: { env: NodeJS.ProcessEnv; cwd: string; workers: number; nodeArgs?: string[] }): Promise<Server> {
   const args = o.workers > 1 ? [CLUSTER, String(o.workers), script] : [script];
-  const child = start(process.execPath, ['--import', 'tsx', ...args], o);
+  const child = start(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', ...args], o);
   const lines = createInterface({ input: child.process.stdout ?? process.stdin });
   const announced = (async () => {
     for await (const line of lines) {
