@@ -2,6 +2,7 @@ import type { Database } from '../db/database.js';
 import type { ClientRepository } from './client-repository.js';
 import type { Client } from './types.js';
 import { type ChangeWatch, watchChanges } from '../db/change-watch.js';
+import { createBatcher } from '../db/batch.js';
 
 /** The notification every change to the clients table sends (migration 005). */
 export const CLIENTS_CHANNEL = 'sigil_clients';
@@ -61,9 +62,17 @@ interface Entry {
  * NOTIFY makes it immediate on PostgreSQL; the timed check covers everything else, and if the
  * checks fail (database down) entries simply stop being used. Unknown ids are never cached, and
  * the secret is still checked against the stored hashes on every request (client-auth.ts).
+ *
+ * Misses that arrive together share one statement (src/db/batch.ts). With more active clients than
+ * entries, most lookups miss: 10,000 clients against 1,000 entries, one read per miss cost
+ * PostgreSQL about 80 µs per token, most of it a statement's fixed cost rather than its row.
  */
-export function createClientCache(db: Database, repo: Pick<ClientRepository, 'findById'>, o: ClientCacheOptions): ClientCache {
+export function createClientCache(db: Database, repo: Pick<ClientRepository, 'findByIds'>, o: ClientCacheOptions): ClientCache {
   const now = o.now ?? (() => performance.now());
+  const reads = createBatcher<string, Client | undefined>(async (ids) => {
+    const found = new Map((await repo.findByIds(ids)).map((c) => [c.clientId, c]));
+    return ids.map((id) => found.get(id));
+  });
   const entries = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Client | undefined>>();
   // Bumped whenever the cache is cleared: a read that started before cannot store its result.
@@ -105,7 +114,7 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
     if (pending) return pending;
     const startedEpoch = epoch;
     const readAt = now();
-    const p = repo.findById(clientId).then(
+    const p = reads.load(clientId).then(
       (client) => {
         if (epoch === startedEpoch) {
           inflight.delete(clientId);
@@ -128,7 +137,7 @@ export function createClientCache(db: Database, repo: Pick<ClientRepository, 'fi
 
   return {
     async findById(clientId) {
-      if (o.maxEntries <= 0) return repo.findById(clientId);
+      if (o.maxEntries <= 0) return reads.load(clientId);
       const e = entries.get(clientId);
       if (e) {
         if (fresh(e, now())) {

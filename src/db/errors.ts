@@ -19,6 +19,15 @@ export const isUniqueViolation = (err: unknown) => code(err) === '23505';
 export const isUnstorableText = (err: unknown) => code(err) === '22021' || code(err) === '22P05';
 
 /**
+ * Whether PostgreSQL can hold the string as text: no U+0000, no unpaired surrogate. A batched
+ * statement checks its keys with this first, since one such key would fail the whole batch.
+ */
+export function storableText(s: string): boolean {
+  return !NOT_STORABLE.test(s);
+}
+const NOT_STORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
  * Input that the store's rules refuse (an empty name, an unknown grant type). `field` names the
  * input that is wrong, as the HTTP surfaces call it (`username`, `roles`, `after`…), so a
  * problem+json body can point at it; the message never repeats the input itself.

@@ -1,5 +1,6 @@
 import { createBatcher } from './batch.js';
 import type { Queryable } from './database.js';
+import { storableText } from './errors.js';
 
 /**
  * Ids used once (DPoP proof ids, client assertion ids), in a table whose primary key is the id's
@@ -20,12 +21,6 @@ export interface SpendOnce {
   /** Records the id (one value per key column) until `expiresAt` (epoch ms); false when it was already recorded. */
   spend(key: readonly string[], expiresAt: number): Promise<boolean>;
 }
-
-/** Whether PostgreSQL can store the string as text, so a spend of it cannot fail its whole batch. */
-export function storableText(s: string): boolean {
-  return !NOT_STORABLE.test(s);
-}
-const NOT_STORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * A store's batch insert, plain SQL of this shape (here for key columns a, b):

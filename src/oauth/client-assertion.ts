@@ -6,7 +6,7 @@ import { checkSignature } from '../keys/jws-verifier.js';
 import { jwsAlgName } from '../keys/jws-algorithms.js';
 import { OAuthError } from './errors.js';
 import type { SpentAssertions } from '../clients/spent-assertions.js';
-import { storableText } from '../db/spend-once.js';
+import { storableText } from '../db/errors.js';
 
 export { createSpentAssertions, type SpentAssertions } from '../clients/spent-assertions.js';
 

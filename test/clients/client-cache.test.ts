@@ -205,11 +205,11 @@ function fakeRepo() {
         release();
       };
     },
-    async findById(id: string) {
+    async findByIds(ids: readonly string[]) {
       reads++;
-      const row = rows.get(id);
+      const found = ids.flatMap((id) => rows.get(id) ?? []).map((row) => ({ ...row }));
       await hold;
-      return row && { ...row };
+      return found;
     },
   };
 }
@@ -289,6 +289,7 @@ t.test('cache unit: a read that started before a change cannot store what it rea
   const release = repo.holdReads();
   const inFlight = cache.findById('a');
   const shared = cache.findById('a');
+  await Promise.resolve(); // the read goes out (batched reads start after the current microtask)
   cache.clear(); // a notification arrives while the read is in flight
   repo.rows.set('a', { ...client('a'), disabled: true });
   release();
@@ -347,4 +348,42 @@ t.test('cache size 0: every lookup reads the database', async (t) => {
   t.equal(repo.reads(), 2);
   t.equal(cache.size, 0);
   await cache.stop();
+});
+
+t.test('misses that arrive together share one statement, and an id no text can hold fails only itself', async (t) => {
+  const { db, seed } = await buildTestApp(t);
+  const made = await Promise.all([1, 2, 3].map(() => seed.client({ grantTypes: ['client_credentials'] })));
+  let statements = 0;
+  const counting: Database = {
+    ...db,
+    query: (sql, params) => {
+      if (/from clients where/.test(sql)) statements++;
+      return db.query(sql, params);
+    },
+  };
+  const cache = createClientCache(counting, createClientRepository(counting), { maxEntries: 100 });
+  const ids = [...made.map((c) => c.clientId), 'no-such-client', 'nul\u0000id', made[0]?.clientId as string];
+  const found = await Promise.all(ids.map((id) => cache.findById(id)));
+  t.same(
+    found.map((c) => c?.clientId),
+    [...made.map((c) => c.clientId), undefined, undefined, made[0]?.clientId],
+    'each lookup gets its own client, or none',
+  );
+  t.equal(statements, 1, 'six lookups, one statement');
+  t.equal(cache.size, 3, 'only clients that exist are cached');
+  t.equal((await cache.findById(made[1]?.clientId as string))?.clientId, made[1]?.clientId, 'then a hit');
+  t.equal(statements, 1);
+  await cache.stop();
+});
+
+t.test('client_credentials with a client id no text can hold is invalid_client, not a server error', async (t) => {
+  const { app } = await buildTestApp(t);
+  const res = await app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { 'content-type': FORM, authorization: basicAuth('nul\u0000id', 'secret') },
+    payload: form({ grant_type: 'client_credentials' }),
+  });
+  t.equal(res.statusCode, 401);
+  t.equal(res.json().error, 'invalid_client');
 });

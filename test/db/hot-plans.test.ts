@@ -183,7 +183,7 @@ async function runHotStatements(spied: Database) {
   const revocations = createAccessTokenRevocations(spied);
   const throttle = createLoginThrottle(spied, THROTTLE);
   const user = await createLoginLookup(spied).find(scaleUser(123), '10.0.0.1');
-  await createClientRepository(spied).findById(scaleClient(7));
+  await createClientRepository(spied).findByIds([scaleClient(7), scaleClient(8)]);
   const rotated = await Promise.all(live.map((l) => store.rotate(l.token, l.clientId)));
   // A spent token: the full transaction that finds it by hash and ends its family.
   const reuse = await store.rotate(scaleRefreshToken(8, 0), scaleClient(8));
@@ -200,7 +200,7 @@ async function runHotStatements(spied: Database) {
 
 const HOT: [string, RegExp][] = [
   ['login lookup (lock-out state, user, roles, scopes)', /from login_attempts where key = any/],
-  ['client lookup', /from clients where client_id = \$1/],
+  ['client lookup (misses of the client cache, batched)', /from clients where client_id = any/],
   ['batched refresh rotation', /with input as/],
   ['refresh token by hash (reuse, grace, expiry)', /where t\.token_hash = \$1/],
   ['new refresh family', /insert into refresh_token_families/],
