@@ -65,7 +65,8 @@ interface Entry {
  *
  * Misses that arrive together share one statement (src/db/batch.ts). With more active clients than
  * entries, most lookups miss: 10,000 clients against 1,000 entries, one read per miss cost
- * PostgreSQL about 80 µs per token, most of it a statement's fixed cost rather than its row.
+ * PostgreSQL 73 µs per token, most of it a statement's fixed cost rather than its row
+ * (docs/benchmarks.md, Scale).
  */
 export function createClientCache(db: Database, repo: Pick<ClientRepository, 'findByIds'>, o: ClientCacheOptions): ClientCache {
   const now = o.now ?? (() => performance.now());
