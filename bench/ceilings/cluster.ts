@@ -21,8 +21,18 @@ const ports = await Promise.all(
   ),
 );
 if (new Set(ports).size !== 1) throw new Error(`the workers listen on different ports: ${ports.join(', ')}`);
+// The primary goes only when its workers have (each may be writing a --cpu-prof profile), or
+// after 4 s: the bench's stop waits for the primary, and the next scenario must not share the cores.
 process.once('SIGTERM', () => {
-  for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-  process.exit(0);
+  const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  let left = alive.length;
+  if (left === 0) process.exit(0);
+  for (const w of alive) {
+    w.once('exit', () => {
+      if (--left === 0) process.exit(0);
+    });
+    w.kill('SIGTERM');
+  }
+  setTimeout(() => process.exit(0), 4000).unref();
 });
 process.stdout.write(`${JSON.stringify({ port: ports[0] })}\n`);

@@ -219,6 +219,23 @@ async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx
   }
 }
 
+/** The setup of scenario `i`, then every setup used by a scenario between it and the last scenario of any of them. */
+function interleavedSetups(scenarios: readonly Scenario[], i: number): Setup[] {
+  const lastUse = (setup: Setup) => scenarios.findLastIndex((s) => s.setup === setup);
+  const first = scenarios[i]?.setup;
+  if (!first) return [];
+  const group = [first];
+  let end = lastUse(first);
+  for (let j = i; j <= end; j++) {
+    const setup = scenarios[j]?.setup;
+    if (setup && !group.includes(setup)) {
+      group.push(setup);
+      end = Math.max(end, lastUse(setup));
+    }
+  }
+  return group;
+}
+
 /** The ceilings a scenario names, from the list (an unknown name is a mistake in the list). */
 function ceilingsOf(s: Scenario, all: readonly Ceiling[]): { main?: Ceiling; also?: Ceiling } {
   const find = (name: string | undefined) => {
@@ -265,7 +282,14 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
     const { setup } = s;
     let target = main;
     if (setup) {
-      if (!setups.has(setup)) setups.set(setup, startSetup(setup, { seed, sigil }, o, log, nodeArgs));
+      // Setups whose scenarios interleave with this one's start now too, one after another, so
+      // that a pair of scenarios on two setups runs back to back rather than around a dataset build.
+      for (const together of interleavedSetups(scenarios, i)) {
+        if (!setups.has(together)) {
+          setups.set(together, startSetup(together, { seed, sigil }, o, log, nodeArgs));
+          await setups.get(together);
+        }
+      }
       target = await (setups.get(setup) as Promise<Target>);
     }
     const { main: ceiling, also } = ceilingsOf(s, allCeilings);

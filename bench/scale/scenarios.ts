@@ -35,9 +35,9 @@ export interface ScaleData {
   /** The token a family's last rotation in this run gave, for when the order comes round to it again. */
   refreshSuccessors: Map<number, string>;
   /**
-   * Families with a rotation sent and not yet answered. One cut off at the end of a phase (its
-   * answer, and so its new token, never read) stays here, and is skipped from then on: its old
-   * token is spent, and presenting it again would be reuse.
+   * Families with a rotation sent and not yet answered with a 200. One cut off at the end of a
+   * phase (its answer, and so its new token, never read), timed out or refused stays here and is
+   * skipped from then on: its old token may be spent, and presenting it again would be reuse.
    */
   refreshPending: Set<number>;
   introspect?: Promise<{ tokens: string[]; revoked: Set<string> }>;
@@ -178,8 +178,13 @@ const refreshes: Builder = (setup) => (ctx) => {
       return {
         ...post('/token', '', ''),
         setupRequest: (req) => {
-          do family = data.refreshOrder[data.refreshNext++ % data.refreshOrder.length] as number;
-          while (data.refreshPending.has(family));
+          for (let tries = 0; ; tries++) {
+            if (tries === data.refreshOrder.length) {
+              throw new Error('every live family has a rotation unanswered: fewer connections, or a larger BENCH_SCALE_FACTOR');
+            }
+            family = data.refreshOrder[data.refreshNext++ % data.refreshOrder.length] as number;
+            if (!data.refreshPending.has(family)) break;
+          }
           data.refreshPending.add(family);
           return {
             ...req,
@@ -187,9 +192,12 @@ const refreshes: Builder = (setup) => (ctx) => {
             body: form({ grant_type: 'refresh_token', refresh_token: data.refreshSuccessors.get(family) ?? scaleRefreshToken(family) }),
           };
         },
+        // Only a 200 puts the family back in turn: after any other answer its token may be spent
+        // or its family ended, and presenting it again would only repeat the failure.
         onResponse: (status, body) => {
+          if (status !== 200) return;
           data.refreshPending.delete(family);
-          if (status === 200) data.refreshSuccessors.set(family, (JSON.parse(body) as { refresh_token: string }).refresh_token);
+          data.refreshSuccessors.set(family, (JSON.parse(body) as { refresh_token: string }).refresh_token);
         },
       };
     },
@@ -244,9 +252,10 @@ const KINDS: [string, Builder, Scenario['connections']][] = [
   ['refresh', refreshes, 'http'],
 ];
 
-// Each pair back to back, both datasets' Sigils running all along (the runner keeps a setup until
-// its last scenario), so that the machine's drift between a pair's halves is that of seconds, not
-// of the minutes a dataset build takes: it was larger than some of the gaps measured.
+// Each pair back to back, both datasets' Sigils running all along (the runner starts setups whose
+// scenarios interleave together, and keeps each until its last scenario), so that the machine's
+// drift between a pair's halves is that of seconds, not of the minutes a dataset build takes: it
+// was larger than some of the gaps measured.
 export const SCALE_SCENARIOS: Scenario[] = [
   ...KINDS.flatMap(([kind, traffic, connections]): Scenario[] => [
     {
