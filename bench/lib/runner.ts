@@ -185,7 +185,7 @@ async function measureScenario(s: Scenario, { sigil, ctx }: Target, o: BenchOpti
  * A scenario with ceilings: Sigil and each ceiling loaded in turn, in interleaved slices (see
  * lib/interleave.ts), the ceilings started for it and stopped after it.
  */
-async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx }: Target, o: BenchOptions, log: Log, profileDir: string) {
+async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx }: Target, o: BenchOptions, log: Log, profiled: Profiled) {
   const stops: (() => Promise<void>)[] = [];
   try {
     const servers: Server[] = [];
@@ -196,7 +196,7 @@ async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx
         cwd: REPO,
         workers: def.workers ?? 1,
         // The same profiler as Sigil's, so a gap can be read function by function.
-        nodeArgs: o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}-${def.name}`] : [],
+        nodeArgs: profiled(`-${def.name}`),
       });
       stops.push(tracked(server.stop));
       servers.push(server);
@@ -218,6 +218,9 @@ async function measureAgainstCeilings(s: Scenario, defs: Ceiling[], { sigil, ctx
     for (const stop of stops.reverse()) await stop();
   }
 }
+
+/** node's flags for a process under --cpu-prof (none without it), its profiles in the run's folder + `suffix`. */
+type Profiled = (suffix?: string) => string[];
 
 /** The setup of scenario `i`, then every setup used by a scenario between it and the last scenario of any of them. */
 function interleavedSetups(scenarios: readonly Scenario[], i: number): Setup[] {
@@ -267,7 +270,8 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
   log(`database: ${database.label}`);
   await buildSigil(log);
   const seed = await seedSigil(database.url, log);
-  const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const profiled: Profiled = (suffix = '') => (o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}${suffix}`] : []);
+  const nodeArgs = profiled();
   const sigil = await serveSigil(seed, log, { nodeArgs });
   cleanups.push(sigil.stop);
   if (o.cpuProf) log(`Sigil's CPU profile goes to ${profileDir} when it stops, each ceiling's to ${profileDir}-<ceiling>`);
@@ -297,7 +301,7 @@ export async function runBench({ options: o, scenarios, ceilings: allCeilings, p
     log(`scenario ${s.name}${setup ? ` on ${setup.name}` : ''}${defs.length > 0 ? `, interleaved with ${defs.map((d) => d.label.split(' ')[0]).join(' and ')}` : ''}`);
     let result: ScenarioResult;
     if (defs.length > 0) {
-      const { measured, ceilings } = await measureAgainstCeilings(s, defs, target, o, log, profileDir);
+      const { measured, ceilings } = await measureAgainstCeilings(s, defs, target, o, log, profiled);
       ceilingResults.push(...ceilings.map((c) => c.result));
       result = judge(s, measured, ceilings.find((c) => c.def === ceiling), ceilings.find((c) => c.def === also));
     } else {

@@ -227,6 +227,15 @@ function fakeDb(version: { value: number; fail: boolean }): Database {
   };
 }
 
+/** A started cache on a fake repository and a steady change counter, on a hand-moved clock, no LISTEN, no timer. */
+async function unitCache(maxEntries: number) {
+  const clock = manualClock();
+  const repo = fakeRepo();
+  const cache = createClientCache(fakeDb({ value: 1, fail: false }), repo, { maxEntries, now: clock.now });
+  await cache.start({ listen: false, timer: false });
+  return { clock, repo, cache };
+}
+
 const client = (clientId: string): Client => ({
   clientId,
   name: clientId,
@@ -249,10 +258,7 @@ const client = (clientId: string): Client => ({
 });
 
 t.test('cache unit: hits, LRU bound, TTL, unknown ids never cached', async (t) => {
-  const clock = manualClock();
-  const repo = fakeRepo();
-  const cache = createClientCache(fakeDb({ value: 1, fail: false }), repo, { maxEntries: 2, now: clock.now });
-  await cache.start({ listen: false, timer: false });
+  const { clock, repo, cache } = await unitCache(2);
   for (const id of ['a', 'b', 'c']) repo.rows.set(id, client(id));
 
   await cache.findById('a');
@@ -281,10 +287,7 @@ t.test('cache unit: hits, LRU bound, TTL, unknown ids never cached', async (t) =
 });
 
 t.test('cache unit: a read that started before a change cannot store what it read', async (t) => {
-  const clock = manualClock();
-  const repo = fakeRepo();
-  const cache = createClientCache(fakeDb({ value: 1, fail: false }), repo, { maxEntries: 10, now: clock.now });
-  await cache.start({ listen: false, timer: false });
+  const { repo, cache } = await unitCache(10);
   repo.rows.set('a', client('a'));
   const release = repo.holdReads();
   const inFlight = cache.findById('a');
@@ -301,10 +304,7 @@ t.test('cache unit: a read that started before a change cannot store what it rea
 });
 
 t.test('cache unit: a lookup still queued behind a batch when a change arrives reads the change, and is not cached', async (t) => {
-  const clock = manualClock();
-  const repo = fakeRepo();
-  const cache = createClientCache(fakeDb({ value: 1, fail: false }), repo, { maxEntries: 10, now: clock.now });
-  await cache.start({ listen: false, timer: false });
+  const { repo, cache } = await unitCache(10);
   repo.rows.set('a', client('a'));
   repo.rows.set('b', client('b'));
   const release = repo.holdReads();
