@@ -1,8 +1,12 @@
 // The rows of the scale dataset (issue 16), as bulk SQL over generate_series: one statement a
 // table, every row going through the tables' real constraints. Names are derived from a row's
 // number, so the bench can present a live refresh token or a client's secret without storing any:
-// family i belongs to user i % users and client i % clients; its tokens are spent but the last.
+// family i belongs to user i % users and client i % clients; its tokens are generations 0 to 4,
+// named as Sigil names them (src/tokens/refresh-token-format.ts) with a secret derived from (i, k),
+// and spent but the last (a token is spent when its successor exists).
 // test/db/hot-plans.test.ts builds the same rows at a smaller size for its plan guards.
+import { createHash } from 'node:crypto';
+import { formatRefreshToken } from '../../src/tokens/refresh-token-format.js';
 
 export interface ScaleSizes {
   users: number;
@@ -34,7 +38,12 @@ const REVOKED_FAMILY = 'i % 20 = 1';
 export const scaleUser = (i: number) => `scale-user-${i}`;
 export const scaleClient = (i: number) => `scale-client-${i}`;
 export const scaleClientSecret = (i: number) => `scale-secret-${i}-0123456789abcdefghij`;
-export const scaleRefreshToken = (family: number, k = TOKENS_PER_FAMILY - 1) => `scale-refresh-${family}-${k}`;
+export const scaleFamilyId = (i: number) => {
+  const h = createHash('md5').update(`scale-family-${i}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+};
+export const scaleRefreshToken = (family: number, k = TOKENS_PER_FAMILY - 1) =>
+  formatRefreshToken(scaleFamilyId(family), k, createHash('sha256').update(`scale-refresh-${family}-${k}`).digest());
 /** Whether family `i` is live (neither expired nor revoked): only those refresh. */
 export const liveFamily = (i: number) => i % 20 !== 0 && i % 20 !== 1;
 export const SCALE_USER_PASSWORD = 'scale bench password';
@@ -73,14 +82,17 @@ export const familiesSql = (s: ScaleSizes): BulkStep => ({
         join users u on lower(u.username) = 'scale-user-' || (i % ${s.users})`,
 });
 
-/** Tokens: no foreign key (migration 006), so they load beside the users. Ordered by family, as rotations write them. */
+/** Tokens: no foreign key (migration 006), so they load beside the users. Ordered by family, as rotations write them.
+ * The hash is of scaleRefreshToken(i, k): family id, generation and secret, base64url without padding. */
 export const refreshTokensSql = (s: ScaleSizes): BulkStep => ({
   table: 'refresh_tokens',
-  sql: `insert into refresh_tokens (token_hash, family_id, created_at, expires_at, used_at)
-        select sha256(convert_to('scale-refresh-' || i || '-' || k, 'UTF8')), md5('scale-family-' || i)::uuid,
+  sql: `insert into refresh_tokens (token_hash, family_id, generation, created_at, expires_at)
+        select sha256(convert_to(rtrim(translate(encode(
+                 decode(md5('scale-family-' || i), 'hex') || int4send(k) || sha256(convert_to('scale-refresh-' || i || '-' || k, 'UTF8')),
+                 'base64'), '+/', '-_'), '='), 'UTF8')),
+               md5('scale-family-' || i)::uuid, k,
                now() - interval '12 days' + k * interval '1 hour',
-               case when ${EXPIRED_FAMILY} or (k = 0 and i % 4 = 2) then now() - interval '2 days' else now() + interval '1 day' end,
-               case when k < ${TOKENS_PER_FAMILY - 1} then now() - interval '12 days' + (k + 1) * interval '1 hour' end
+               case when ${EXPIRED_FAMILY} or (k = 0 and i % 4 = 2) then now() - interval '2 days' else now() + interval '1 day' end
         from generate_series(0, ${families(s) - 1}) i, generate_series(0, ${TOKENS_PER_FAMILY - 1}) k`,
 });
 

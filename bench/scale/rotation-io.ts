@@ -70,9 +70,8 @@ try {
   const wanted = WARM_UP + rotations + EXPLAINED_BATCH;
   const unspent = await db.query<{ i: number }>(
     `select i from unnest($1::int[]) with ordinality as o(i, n)
-     where exists (select 1 from refresh_tokens
-                   where token_hash = sha256(convert_to('scale-refresh-' || i || '-' || $2, 'UTF8'))
-                     and used_at is null and expires_at > now())
+     where (select max(generation) from refresh_tokens where family_id = md5('scale-family-' || i)::uuid) = $2
+       and (select expires_at > now() from refresh_tokens where family_id = md5('scale-family-' || i)::uuid and generation = $2)
      order by n`,
     [randomFamilies(wanted * 2), TOKENS_PER_FAMILY - 1],
   );
@@ -105,10 +104,9 @@ try {
   const hit = after.hit - before.hit;
   const read = after.read - before.read;
   const sb = await db.query<{ setting: string; unit: string }>("select setting, unit from pg_settings where name = 'shared_buffers'");
-  const size = await db.query<{ heap: string; pkey: string; family_idx: string; indexes_of_the_rotation: string }>(
+  const size = await db.query<{ heap: string; family_generation_key: string; indexes_of_the_rotation: string }>(
     `select pg_size_pretty(pg_relation_size('refresh_tokens')) as heap,
-            pg_size_pretty(pg_relation_size('refresh_tokens_pkey')) as pkey,
-            pg_size_pretty(pg_relation_size('refresh_tokens_family_idx')) as family_idx,
+            pg_size_pretty(pg_relation_size('refresh_tokens_family_generation_key')) as family_generation_key,
             (select pg_size_pretty(sum(pg_relation_size(i.indexrelid))) from pg_index i
              where i.indrelid = any (array['refresh_tokens', 'refresh_token_families', 'users', 'clients']::regclass[]))
               as indexes_of_the_rotation`,

@@ -5,6 +5,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { InvalidInputError } from '../db/errors.js';
 import { decodeCursor, type Page, type PageRequest, pageSize, toPage } from '../db/pagination.js';
 import { EFFECTIVE_SCOPES_OF_U, ROLE_NAMES_OF_U } from '../users/permissions-sql.js';
+import { formatRefreshToken, parseRefreshToken } from './refresh-token-format.js';
 
 export interface RefreshTokenSettings {
   /** A token unused for this long is dead. */
@@ -110,9 +111,21 @@ export interface RefreshTokenStore {
   purgeFamilies(q: Queryable, keepSeconds: number, limit: number): Promise<number>;
 }
 
-const TOKEN_BYTES = 32;
 const hash = (token: string) => createHash('sha256').update(token, 'utf8').digest();
-const newToken = () => randomBytes(TOKEN_BYTES).toString('base64url');
+
+/**
+ * Where a presented token's row is: by the family and generation it names (its hash must match
+ * too), or, for a token from before migration 013 (no name), by its hash alone. Both fragments
+ * take $1 family id, $2 generation and $3 hash, so a statement numbers its own parameters from $4.
+ */
+function locate(token: string): { where: string; params: [string | null, number | null, Buffer] } {
+  const name = parseRefreshToken(token);
+  return name
+    ? { where: NAMED_TOKEN, params: [name.familyId, name.generation, hash(token)] }
+    : { where: OLDER_TOKEN, params: [null, null, hash(token)] };
+}
+const NAMED_TOKEN = 't.family_id = $1::uuid and t.generation = $2::int and t.token_hash = $3';
+const OLDER_TOKEN = 't.generation is null and t.token_hash = $3 and $1::uuid is null and $2::int is null';
 // Purge batches (src/db/batched-delete.ts): tokens by a walk of the pages (their expiry has only a
 // BRIN index); families the oldest first, by their expiry's and revocation's b-trees.
 const PURGE_TOKENS = `with gone as (
@@ -153,6 +166,8 @@ function openSuccessor(previous: string, box: Uint8Array): string {
 
 interface TokenRow {
   family_id: string;
+  /** Null: a token from before migration 013, spent when used_at is set. */
+  generation: number | null;
   expires_at: Date;
   used_at: Date | null;
   successor: Uint8Array | null;
@@ -177,66 +192,68 @@ const SCOPES_HELD_NOW = `array(select s from unnest(f.scopes) with ordinality g(
 
 // A family's client always exists (families are deleted with their client).
 const SELECT_TOKEN = `
-  select t.family_id, t.expires_at, t.used_at, t.successor, t.grace_used,
+  select t.family_id, t.generation, t.expires_at, t.used_at, t.successor, t.grace_used,
          f.client_id, f.user_id, ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time, f.expires_at as family_expires_at, f.revoked_at, f.dpop_jkt,
          u.disabled as user_disabled, c.disabled as client_disabled, 'password' = any (c.grant_types) as client_may_refresh
   from refresh_tokens t
   join refresh_token_families f on f.id = t.family_id
   join users u on u.id = f.user_id
-  join clients c on c.client_id = f.client_id
-  where t.token_hash = $1`;
+  join clients c on c.client_id = f.client_id`;
 
 /**
  * The usual rotations, any number of them in one statement (one round trip and one commit for
- * all; concurrent refreshes share it, src/db/batch.ts). A token is spent and its successor inserted
- * only when every check passes: unspent, unexpired, family live, user enabled, the caller is the
- * family's client and that client is enabled and still allowed the password grant. No row lock is
- * taken before the update (it would cost a WAL record per rotation): the UPDATE itself waits for a
- * concurrent use of the same token to commit, then re-checks `used_at is null` on the row as that
- * left it (READ COMMITTED's recheck) and skips it, so exactly one use spends a token; the same
- * token twice in one statement updates its row once. A request left without a row goes to the
- * full transaction, which tells why (reuse, grace retry, expiry…) and acts on it. The user's
- * current roles and scopes come from the same statement (a few index lookups per token).
- *   $1 token hashes (hex), $2 client_ids, $3 successor hashes (hex), $4 sealed successors (hex or null),
- *   $5 now, $6 now + idle lifetime, $7 the DPoP key thumbprints of the requests' proofs (or null)
+ * all; concurrent refreshes share it, src/db/batch.ts). A named token (src/tokens/refresh-token-format.ts)
+ * is spent by inserting its successor at the next generation, only when every check passes:
+ * unexpired, family live, user enabled, the caller is the family's client and that client is
+ * enabled and still allowed the password grant. The unique (family_id, generation) is what makes a
+ * token spend once: of concurrent uses (in this statement or in others, whose insert it waits for)
+ * one inserts and the others conflict and get no row, and a token whose successor exists already
+ * conflicts the same way. The presented row is only read, never written. A successor never expires
+ * before its predecessor (SUCCESSOR_OUTLIVES). A request left without a
+ * row goes to the full transaction, which tells why (reuse, grace retry, expiry…) and acts on it.
+ * The user's current roles and scopes come from the same statement (a few index lookups per token).
+ *   $1 family ids, $2 generations, $3 token hashes (hex), $4 client_ids, $5 successor hashes (hex),
+ *   $6 sealed successors (hex or null), $7 the DPoP key thumbprints of the requests' proofs (or null),
+ *   $8 now, $9 now + idle lifetime
  */
 const ROTATE_AT_ONCE = `
   with input as (
-    select decode(i.token_hash, 'hex') as token_hash, i.client_id, decode(i.successor_hash, 'hex') as successor_hash,
-           decode(i.sealed, 'hex') as sealed, i.jkt, i.n
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $7::text[]) with ordinality as i(token_hash, client_id, successor_hash, sealed, jkt, n)
+    select i.family_id, i.generation, decode(i.token_hash, 'hex') as token_hash, i.client_id,
+           decode(i.successor_hash, 'hex') as successor_hash, decode(i.sealed, 'hex') as sealed, i.jkt, i.n
+    from unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+      with ordinality as i(family_id, generation, token_hash, client_id, successor_hash, sealed, jkt, n)
   ), cur as materialized (
-    select i.n, i.successor_hash, i.sealed, t.token_hash, t.family_id, f.client_id, f.user_id, u.scopes, u.roles,
+    select i.n, i.family_id, i.generation, i.successor_hash, i.sealed, t.expires_at, f.client_id, f.user_id, u.scopes, u.roles,
            f.auth_time, f.expires_at as family_expires_at, f.dpop_jkt
     from input i
+    -- A lateral with a limit: one index lookup per request, whatever the planner knows of the table.
     cross join lateral (
-      select t.token_hash, t.family_id from refresh_tokens t
-      where t.token_hash = i.token_hash and t.used_at is null and t.expires_at > $5
+      select t.expires_at from refresh_tokens t
+      where t.family_id = i.family_id and t.generation = i.generation and t.token_hash = i.token_hash and t.expires_at > $8
       limit 1
     ) t
     cross join lateral (
       select f.client_id, f.user_id, f.scopes, f.auth_time, f.expires_at, f.dpop_jkt from refresh_token_families f
-      where f.id = t.family_id and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $5
+      where f.id = i.family_id and f.client_id = i.client_id and f.revoked_at is null and f.expires_at > $8
         and (f.dpop_jkt is null or f.dpop_jkt = i.jkt)
-      limit 1
     ) f
     cross join lateral (
       select ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles from users u
       where u.id = f.user_id and not u.disabled
     ) u
     where (select not c.disabled and 'password' = any (c.grant_types) from clients c where c.client_id = f.client_id)
-  ), spent as (
-    update refresh_tokens t set used_at = $5, successor = cur.sealed
-    from cur where t.token_hash = cur.token_hash and t.used_at is null
-    returning cur.n, cur.successor_hash, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.roles, cur.auth_time,
-              cur.family_expires_at, cur.dpop_jkt
   ), successor as (
-    insert into refresh_tokens (token_hash, family_id, created_at, expires_at)
-    select successor_hash, family_id, $5, least($6::timestamptz, family_expires_at) from spent
+    insert into refresh_tokens (family_id, generation, token_hash, created_at, expires_at, sealed)
+    select family_id, generation + 1, successor_hash, $8, greatest(expires_at, least($9::timestamptz, family_expires_at)), sealed from cur
+    on conflict (family_id, generation) do nothing
+    returning token_hash
   )
-  select n::int, family_id, client_id, user_id, scopes, roles, auth_time, dpop_jkt from spent`;
+  select cur.n::int, cur.family_id, cur.client_id, cur.user_id, cur.scopes, cur.roles, cur.auth_time, cur.dpop_jkt
+  from cur join successor s on s.token_hash = cur.successor_hash`;
 
 interface RotateInput {
+  familyId: string;
+  generation: number;
   tokenHash: string;
   clientId: string;
   successorHash: string;
@@ -248,17 +265,19 @@ type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
-// Live: not revoked, before its absolute end, and its current token not idle past its expiry.
-// The family's tokens are read once through refresh_tokens_family_idx.
+// Live: not revoked, before its absolute end, and its current token (the last generation; for a
+// family from before migration 013, its one unspent token) not idle past its expiry. The current
+// token was made by the last refresh: none yet when it was made with the family.
 const LIST_FAMILIES = `
   select f.id, f.client_id, f.scopes, f.created_at, f.expires_at, f.dpop_jkt is not null as dpop_bound,
-         t.last_used_at, t.idle_expires_at
+         nullif(t.created_at, f.created_at) as last_used_at, t.expires_at as idle_expires_at
   from refresh_token_families f
   cross join lateral (
-    select max(used_at) as last_used_at, max(expires_at) filter (where used_at is null) as idle_expires_at
-    from refresh_tokens where family_id = f.id
+    select t.created_at, t.expires_at from refresh_tokens t
+    where t.family_id = f.id and t.used_at is null
+    order by t.generation desc nulls last limit 1
   ) t
-  where f.user_id = $1 and f.revoked_at is null and f.expires_at > $2 and t.idle_expires_at > $2
+  where f.user_id = $1 and f.revoked_at is null and f.expires_at > $2 and t.expires_at > $2
     and ($3::uuid is null or f.id > $3::uuid)
   order by f.id limit $4`;
 
@@ -304,16 +323,22 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       reason,
     ]);
 
-  const tokenExpiry = (at: Date, familyExpiresAt: Date) =>
-    new Date(Math.min(later(at, s.idleSeconds).getTime(), familyExpiresAt.getTime()));
+  // SUCCESSOR_OUTLIVES: a named token is spent while its successor's row exists, and the purge
+  // deletes rows by expiry; were a successor to expire first (the idle lifetime lowered between the
+  // two), purging it would make its spent predecessor look unspent again. Both paths never give a
+  // successor an expiry before its predecessor's.
+  const tokenExpiry = (at: Date, familyExpiresAt: Date, predecessorExpiresAt = 0) =>
+    new Date(Math.max(predecessorExpiresAt, Math.min(later(at, s.idleSeconds).getTime(), familyExpiresAt.getTime())));
 
-  const insertToken = (q: Queryable, token: string, familyId: string, at: Date, familyExpiresAt: Date) =>
-    q.query('insert into refresh_tokens (token_hash, family_id, created_at, expires_at) values ($1, $2, $3, $4)', [
-      hash(token),
-      familyId,
-      at,
-      tokenExpiry(at, familyExpiresAt),
-    ]);
+  /** Inserts the successor of `row` at `generation`; false when that generation exists already. */
+  const insertSuccessor = async (q: Queryable, row: TokenRow, token: string, generation: number, at: Date, sealed: Buffer | null) =>
+    (
+      await q.query(
+        `insert into refresh_tokens (family_id, generation, token_hash, created_at, expires_at, sealed) values ($1, $2, $3, $4, $5, $6)
+         on conflict (family_id, generation) do nothing returning 1`,
+        [row.family_id, generation, hash(token), at, tokenExpiry(at, new Date(row.family_expires_at), new Date(row.expires_at).getTime()), sealed],
+      )
+    ).rows.length > 0;
 
   // A failed statement (a deadlock between two batches holding the same tokens, say) commits
   // nothing, so each of its requests simply takes the full transaction instead.
@@ -321,13 +346,15 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     const t = now();
     try {
       const r = await db.query<RotatedRow & { n: number }>(ROTATE_AT_ONCE, [
+        inputs.map((i) => i.familyId),
+        inputs.map((i) => i.generation),
         inputs.map((i) => i.tokenHash),
         inputs.map((i) => i.clientId),
         inputs.map((i) => i.successorHash),
         inputs.map((i) => i.sealed),
+        inputs.map((i) => i.jkt),
         t,
         later(t, s.idleSeconds),
-        inputs.map((i) => i.jkt),
       ]);
       const byN = new Map(r.rows.map((row) => [row.n, row]));
       return inputs.map((_, i) => byN.get(i + 1));
@@ -336,12 +363,47 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     }
   });
 
+  /**
+   * How the token was spent, if it was: when, the successor sealed for a retry in the grace window,
+   * and a claim on that one retry (false when another retry had it). A named token is spent by its
+   * successor's row, which holds both; a token from before migration 013 by its own row.
+   */
+  const spending = async (tx: Queryable, token: string, row: TokenRow) => {
+    if (row.generation === null) {
+      if (!row.used_at) return undefined;
+      return {
+        at: new Date(row.used_at),
+        sealed: row.successor,
+        graceUsed: row.grace_used,
+        claimRetry: async () =>
+          (await tx.query('update refresh_tokens set grace_used = true where generation is null and token_hash = $1 and not grace_used returning 1', [hash(token)])).rows.length > 0,
+      };
+    }
+    const next = { familyId: row.family_id, generation: row.generation + 1 };
+    const r = await tx.query<{ created_at: Date; sealed: Uint8Array | null; grace_used: boolean }>(
+      'select created_at, sealed, grace_used from refresh_tokens where family_id = $1 and generation = $2',
+      [next.familyId, next.generation],
+    );
+    const successor = r.rows[0];
+    if (!successor) return undefined;
+    return {
+      at: new Date(successor.created_at),
+      sealed: successor.sealed,
+      graceUsed: successor.grace_used,
+      claimRetry: async () =>
+        (await tx.query('update refresh_tokens set grace_used = true where family_id = $1 and generation = $2 and not grace_used returning 1', [next.familyId, next.generation]))
+          .rows.length > 0,
+    };
+  };
+
   /** Every case, each with its reason and its consequence (reuse ends the family, a grace retry…). */
   const rotateInTransaction = (token: string, clientId: string, check: (grant: RefreshGrant) => void, jkt: string | null) =>
     db.transaction(async (tx): Promise<RotateResult> => {
       const t = now();
-      // FOR UPDATE: concurrent uses of one token queue here, so exactly one of them rotates it.
-      const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} for update of t`, [hash(token)])).rows[0];
+      const at = locate(token);
+      // FOR UPDATE: concurrent uses of one token in this path queue here; against the batched
+      // statement, the successor's unique generation decides (below).
+      const row = (await tx.query<TokenRow>(`${SELECT_TOKEN} where ${at.where} for update of t`, at.params)).rows[0];
       if (!row) return { ok: false, reason: 'unknown' };
       if (row.client_id !== clientId) return { ok: false, reason: 'wrong_client' };
       // Before reuse detection: a thief without the key must not be able to end the login.
@@ -357,27 +419,33 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
         await revokeFamily(tx, row.family_id, 'user', t);
         return { ok: false, reason: 'user_disabled' };
       }
-      if (row.used_at) {
-        const inGrace = s.graceSeconds > 0 && t.getTime() - new Date(row.used_at).getTime() <= s.graceSeconds * 1000;
-        if (inGrace && !row.grace_used && row.successor) {
+      const spentAlready = async (spent: NonNullable<Awaited<ReturnType<typeof spending>>>): Promise<RotateResult> => {
+        const inGrace = s.graceSeconds > 0 && t.getTime() - spent.at.getTime() <= s.graceSeconds * 1000;
+        if (inGrace && !spent.graceUsed && spent.sealed) {
           check(toGrant(row));
-          await tx.query('update refresh_tokens set grace_used = true where token_hash = $1', [hash(token)]);
-          return { ok: true, token: openSuccessor(token, row.successor), grant: toGrant(row) };
+          if (await spent.claimRetry()) return { ok: true, token: openSuccessor(token, spent.sealed), grant: toGrant(row) };
         }
         // RFC 9700 §4.14.2: a rotated token used again means it leaked; end the whole family.
         await revokeFamily(tx, row.family_id, 'reuse', t);
         return { ok: false, reason: 'reused' };
-      }
+      };
+      const spent = await spending(tx, token, row);
+      if (spent) return spentAlready(spent);
       if (new Date(row.expires_at) <= t || new Date(row.family_expires_at) <= t) return { ok: false, reason: 'expired' };
 
       check(toGrant(row));
-      const successor = newToken();
-      await insertToken(tx, successor, row.family_id, t, new Date(row.family_expires_at));
-      await tx.query('update refresh_tokens set used_at = $2, successor = $3 where token_hash = $1', [
-        hash(token),
-        t,
-        s.graceSeconds > 0 ? sealSuccessor(token, successor) : null,
-      ]);
+      // An older token's successor starts the family's generations (it had none before).
+      const generation = row.generation === null ? 0 : row.generation + 1;
+      const successor = formatRefreshToken(row.family_id, generation);
+      const sealed = s.graceSeconds > 0 ? sealSuccessor(token, successor) : null;
+      if (!(await insertSuccessor(tx, row, successor, generation, t, row.generation === null ? null : sealed))) {
+        // The batched statement spent it meanwhile (this statement saw its successor committed).
+        const meanwhile = await spending(tx, token, row);
+        return meanwhile ? spentAlready(meanwhile) : { ok: false, reason: 'reused' };
+      }
+      if (row.generation === null) {
+        await tx.query('update refresh_tokens set used_at = $2, successor = $3 where generation is null and token_hash = $1', [hash(token), t, sealed]);
+      }
       return { ok: true, token: successor, grant: toGrant(row) };
     });
 
@@ -385,14 +453,14 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     async issue({ userId, clientId, scopes, authTime, dpopJkt, familyId = randomUUID() }) {
       const t = now();
       const familyExpiresAt = later(t, s.absoluteSeconds);
-      const token = newToken();
+      const token = formatRefreshToken(familyId, 0);
       // One statement, so atomic without a transaction (one round trip instead of four).
       await db.query(
         `with family as (
            insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at, dpop_jkt)
            values ($1, $2, $3, $4, $5, $6, $7, $10) returning id
          )
-         insert into refresh_tokens (token_hash, family_id, created_at, expires_at) select $8, id, $6, $9 from family`,
+         insert into refresh_tokens (family_id, generation, token_hash, created_at, expires_at) select id, 0, $8, $6, $9 from family`,
         [familyId, clientId, userId, scopes, authTime, t, familyExpiresAt, hash(token), tokenExpiry(t, familyExpiresAt), dpopJkt ?? null],
       );
       return token;
@@ -400,29 +468,38 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
 
     async rotate(token, clientId, check, dpopJkt) {
       const jkt = dpopJkt ?? null;
-      if (!check) {
-        const successor = newToken();
+      const name = parseRefreshToken(token);
+      if (!check && name) {
+        const successor = formatRefreshToken(name.familyId, name.generation + 1);
         const sealed = s.graceSeconds > 0 ? sealSuccessor(token, successor).toString('hex') : null;
-        const row = await rotations.load({ tokenHash: hash(token).toString('hex'), clientId, successorHash: hash(successor).toString('hex'), sealed, jkt });
+        const row = await rotations.load({
+          ...name,
+          tokenHash: hash(token).toString('hex'),
+          clientId,
+          successorHash: hash(successor).toString('hex'),
+          sealed,
+          jkt,
+        });
         if (row) return { ok: true, token: successor, grant: toGrant(row) };
       }
       return rotateInTransaction(token, clientId, check ?? (() => {}), jkt);
     },
 
     async inspect(token) {
-      const t = now();
+      const at = locate(token);
       const r = await db.query<TokenRow & { username: string; created_at: Date }>(
-        `select t.family_id, t.expires_at, t.used_at, t.created_at, f.client_id, f.user_id,
+        `select t.family_id, t.generation, t.expires_at, t.used_at, t.created_at, f.client_id, f.user_id,
                 ${SCOPES_HELD_NOW} as scopes, ${ROLE_NAMES_OF_U} as roles, f.auth_time,
                 f.expires_at as family_expires_at, f.revoked_at, u.disabled as user_disabled, u.username
          from refresh_tokens t
          join refresh_token_families f on f.id = t.family_id
          join users u on u.id = f.user_id
          join clients c on c.client_id = f.client_id
-         where t.token_hash = $1 and t.used_at is null and f.revoked_at is null
-           and t.expires_at > $2 and f.expires_at > $2
+         where ${at.where} and t.used_at is null and f.revoked_at is null
+           and not exists (select 1 from refresh_tokens s where s.family_id = t.family_id and s.generation = t.generation + 1)
+           and t.expires_at > $4 and f.expires_at > $4
            and not u.disabled and not c.disabled and 'password' = any (c.grant_types)`,
-        [hash(token), t],
+        [...at.params, now()],
       );
       const row = r.rows[0];
       if (!row) return undefined;
@@ -430,12 +507,13 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     },
 
     async revoke(token, clientId) {
+      const at = locate(token);
       const r = await db.query(
-        `update refresh_token_families f set revoked_at = $3, revoked_reason = 'revoked'
+        `update refresh_token_families f set revoked_at = $5, revoked_reason = 'revoked'
          from refresh_tokens t
-         where t.token_hash = $1 and f.id = t.family_id and f.client_id = $2 and f.revoked_at is null
+         where ${at.where} and f.id = t.family_id and f.client_id = $4 and f.revoked_at is null
          returning f.id`,
-        [hash(token), clientId, now()],
+        [...at.params, clientId, now()],
       );
       return r.rows.length > 0;
     },

@@ -37,6 +37,9 @@ import { createTestDatabase } from '../helpers/db.js';
 const FAMILIES = 300;
 const BATCH = 20;
 const MAX_PAGES_PER_REQUEST = 30;
+// A rotation's top node counts its successor's insert too (the conflict check, the heap, the unique
+// index and the BRIN): about 35 pages here, 9 of them the insert's.
+const MAX_PAGES_PER_ROTATION = 40;
 
 /** Pages read or hit by the whole statement: the top node's buffer counts. */
 function pagesTouched(plan: string): number {
@@ -71,8 +74,8 @@ t.test('a batch of refresh rotations touches a bounded number of pages per token
   t.same(results[0]?.ok && results[0].grant, { familyId: results[0]?.ok && results[0].grant.familyId, userId: results[0]?.ok && results[0].grant.userId, clientId: 'app', scopes: ['read'], roles: ['role-150', 'role-7'], authTime: results[0]?.ok && results[0].grant.authTime }, "with the user's roles and scopes now");
   t.ok(found.plan, 'the batched statement ran');
   const perToken = pagesTouched(found.plan ?? '') / BATCH;
-  t.ok(perToken <= MAX_PAGES_PER_REQUEST, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_REQUEST}); the plan:\n${found.plan}`);
-  t.notMatch(found.plan ?? '', /Seq Scan on refresh_token_families/, 'never a scan of every family');
+  t.ok(perToken <= MAX_PAGES_PER_ROTATION, `${perToken.toFixed(1)} pages per token (≤ ${MAX_PAGES_PER_ROTATION}); the plan:\n${found.plan}`);
+  t.notMatch(found.plan ?? '', /Seq Scan on refresh_token/, 'never a scan of every family or token');
   t.notMatch(found.plan ?? '', /Seq Scan on (users|roles|user_roles)/, 'nor of users, roles or holdings');
 });
 
@@ -185,8 +188,12 @@ async function runHotStatements(spied: Database) {
   const user = await createLoginLookup(spied).find(scaleUser(123), '10.0.0.1');
   await createClientRepository(spied).findByIds([scaleClient(7), scaleClient(8)]);
   const rotated = await Promise.all(live.map((l) => store.rotate(l.token, l.clientId)));
-  // A spent token: the full transaction that finds it by hash and ends its family.
+  // A spent token: the full transaction that finds it by its name, sees its successor and ends its family.
   const reuse = await store.rotate(scaleRefreshToken(8, 0), scaleClient(8));
+  // A token from before migration 013 (32 random bytes) is looked up by its hash alone.
+  const older = await store.rotate('A'.repeat(43), scaleClient(9));
+  const inspected = await store.inspect(scaleRefreshToken(9));
+  await store.listFamilies(user.user?.id as string);
   await store.issue({ userId: user.user?.id as string, clientId: scaleClient(123), scopes: [], authTime: now() });
   await revocations.revoke({ jti: 'hot-plans-jti', clientId: scaleClient(3), expiresAt: new Date(Date.now() + 60_000) });
   const statuses = await Promise.all(
@@ -195,14 +202,18 @@ async function runHotStatements(spied: Database) {
   await throttle.recordFailure(scaleUser(124), '10.0.0.1');
   await throttle.recordSuccess(scaleUser(124), '10.0.0.1');
   const purged = await createHousekeeping(spied, sigilPurgeTasks(spied, config, now), { batchRows: 50 }).runOnce();
-  return { user, rotated, reuse, statuses, purged };
+  return { user, rotated, reuse, older, inspected, statuses, purged };
 }
 
 const HOT: [string, RegExp][] = [
   ['login lookup (lock-out state, user, roles, scopes)', /from login_attempts where key = any/],
   ['client lookup (misses of the client cache, batched)', /from clients where client_id = any/],
   ['batched refresh rotation', /with input as/],
-  ['refresh token by hash (reuse, grace, expiry)', /where t\.token_hash = \$1/],
+  ['refresh token by its family and generation (reuse, grace, expiry)', /where t\.family_id = \$1::uuid and t\.generation = \$2::int/],
+  ['the successor of a token (is it spent?)', /select created_at, sealed, grace_used from refresh_tokens/],
+  ['refresh token from before migration 013, by its hash', /where t\.generation is null and t\.token_hash = \$3/],
+  ['refresh token introspection', /not exists \(select 1 from refresh_tokens s/],
+  ["a user's sessions (the current token of each family)", /order by t\.generation desc/],
   ['new refresh family', /insert into refresh_token_families/],
   ['revocation insert', /insert into revoked_access_tokens/],
   ['introspection lookup (revocation check, user, client)', /revoked_access_tokens r where r\.jti/],
@@ -226,10 +237,12 @@ t.test('at a million rows', async (t) => {
   await t.test('the guard fails when an index is missing', (t) => guardFailsWithoutIndex(t, db, sent));
 });
 
-async function everyStatementIndexed(t: Test, db: Database, sent: Sent, { user, rotated, reuse, statuses, purged }: Awaited<ReturnType<typeof runHotStatements>>) {
+async function everyStatementIndexed(t: Test, db: Database, sent: Sent, { user, rotated, reuse, older, inspected, statuses, purged }: Awaited<ReturnType<typeof runHotStatements>>) {
   t.match(user, { hasFailures: false, user: { username: scaleUser(123) } }, 'the statements did their work');
   t.ok(rotated.every((r) => r.ok), 'live families rotated');
-  t.match(reuse, { ok: false }, 'a spent token is refused');
+  t.match(reuse, { ok: false, reason: 'reused' }, 'a spent token is refused');
+  t.match(older, { ok: false, reason: 'unknown' }, 'an unknown older token is refused');
+  t.match(inspected, { clientId: scaleClient(9) }, 'a live token inspected');
   t.same(statuses.map((s) => s.revoked), [true, true, false]);
   t.ok((purged?.refresh_tokens ?? 0) > 50 && (purged?.revoked_access_tokens ?? 0) > 50, `purged in several batches: ${JSON.stringify(purged)}`);
   for (const [what, pattern] of HOT) {

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { formatRefreshToken, parseRefreshToken, type RefreshTokenName } from '../../src/tokens/refresh-token-format.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
 import { buildTestApp } from '../helpers/app.js';
 import { ON_POSTGRES } from '../helpers/db.js';
@@ -22,12 +23,35 @@ async function setup(t: Test, env: Record<string, string> = {}) {
   return { ...ctx, clock, client, user, auth, login, refresh, advance };
 }
 
-t.test('the password grant returns a 256-bit opaque refresh token, stored only as a hash', async (t) => {
-  const { login, db } = await setup(t);
-  const { refresh_token } = await login();
-  t.match(refresh_token, /^[A-Za-z0-9_-]{43}$/);
+t.test('the password grant returns a refresh token naming its login and generation beside 256 random bits, stored only as a hash', async (t) => {
+  const { login, refresh, db, verify } = await setup(t);
+  const { refresh_token, access_token } = await login();
+  t.match(refresh_token, /^[A-Za-z0-9_-]{70}$/);
+  const { sid } = await verify(access_token);
+  t.same(parseRefreshToken(refresh_token), { familyId: sid, generation: 0 }, 'the family is the login (sid), generation 0');
+  const next = (await refresh(refresh_token)).json().refresh_token;
+  t.same(parseRefreshToken(next), { familyId: sid, generation: 1 }, 'each rotation is the next generation');
   const rows = JSON.stringify((await db.query('select * from refresh_tokens')).rows);
-  t.notOk(rows.includes(refresh_token), 'not stored in clear');
+  t.notOk(rows.includes(refresh_token) || rows.includes(next), 'not stored in clear');
+  t.notOk(rows.includes(refresh_token.slice(-43)) || rows.includes(next.slice(-43)), 'nor their secret parts');
+});
+
+t.test("a token's name alone finds nothing: another secret under a live or spent name is unknown and ends nothing", async (t) => {
+  const { login, refresh } = await setup(t);
+  const first = await login();
+  const name = parseRefreshToken(first.refresh_token) as RefreshTokenName;
+  const forged = (generation: number) => formatRefreshToken(name.familyId, generation, Buffer.alloc(32, 7));
+  const live = await refresh(forged(0));
+  t.equal(live.statusCode, 400);
+  t.equal(live.json().error, 'invalid_grant');
+  t.notMatch(live.json().error_description, /already used/, 'not taken for reuse');
+  const second = await refresh(first.refresh_token);
+  t.equal(second.statusCode, 200, 'the real token still rotates: the forgery ended nothing');
+  t.equal((await refresh(forged(0))).json().error, 'invalid_grant', 'a forged secret under the spent name');
+  t.equal((await refresh(forged(5))).json().error, 'invalid_grant', 'a generation that does not exist');
+  t.equal((await refresh(second.json().refresh_token)).statusCode, 200, 'and the family lives on');
+  const badLength = await refresh(`${first.refresh_token}A`);
+  t.equal(badLength.json().error, 'invalid_grant', 'a token of any other shape is unknown');
 });
 
 t.test('every refresh rotates; reuse of a rotated token revokes the whole family', async (t) => {
@@ -167,4 +191,40 @@ t.test('the store alone: concurrent rotation on separate connections', async (t)
   const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
   const results = await Promise.all(Array.from({ length: 5 }, () => store.rotate(token, client.clientId)));
   t.equal(results.filter((r) => r.ok).length, 1);
+});
+
+// Rotations with a check (a scope to narrow to) take the full transaction, the rest the batched
+// statement: the successor's unique generation makes exactly one of them win either way.
+t.test('the batched statement and the full transaction racing for one token: one wins', { skip: !ON_POSTGRES && 'real concurrency needs PostgreSQL' }, async (t) => {
+  const { db, user, client } = await setup(t);
+  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, () => new Date('2032-01-01T00:00:00Z'));
+  for (let round = 0; round < 10; round++) {
+    const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.rotate(token, client.clientId, i % 2 ? () => {} : undefined)));
+    t.equal(results.filter((r) => r.ok).length, 1, `round ${round}: one winner`);
+    // The first to find it spent ends the family (reuse); those after it find the family ended.
+    t.ok(results.every((r) => r.ok || r.reason === 'reused' || r.reason === 'revoked'), `round ${round}: the others are refused`);
+    t.ok(results.some((r) => !r.ok && r.reason === 'reused'), `round ${round}: as reuse`);
+    const rows = await db.query<{ n: number }>('select count(*)::int as n from refresh_tokens where family_id = $1', [parseRefreshToken(token)?.familyId]);
+    t.equal(rows.rows[0]?.n, 2, `round ${round}: one successor was stored`);
+  }
+});
+
+// A named token is spent while its successor's row exists, and the purge deletes rows by expiry.
+t.test('a successor never expires before its predecessor: a lowered idle lifetime and a purge bring no spent token back', async (t) => {
+  const { db, user, client } = await setup(t);
+  let clock = new Date('2032-01-01T00:00:00Z');
+  const store = (idleSeconds: number) => createRefreshTokenStore(db, { idleSeconds, absoluteSeconds: 86_400, graceSeconds: 0 }, () => clock);
+  const purge = async () => {
+    for (let page: number | undefined = 0; page !== undefined; ) page = (await store(60).purgeTokens(db, 0, 1000, page)).nextPage;
+  };
+  for (const path of ['batched', 'transaction'] as const) {
+    const check = path === 'transaction' ? () => {} : undefined;
+    const first = await store(3600).issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: clock });
+    const second = await store(60).rotate(first, client.clientId, check);
+    t.ok(second.ok, `${path}: rotated after the idle lifetime was lowered`);
+    clock = new Date(clock.getTime() + 120_000);
+    await purge();
+    t.match(await store(60).rotate(first, client.clientId), { ok: false, reason: 'reused' }, `${path}: the spent token is still spent`);
+  }
 });

@@ -88,8 +88,8 @@ t.test('a pass over many expired rows deletes them in bounded batches and leaves
          insert into refresh_token_families (id, client_id, user_id, scopes, auth_time, created_at, expires_at, revoked_at)
          select md5($3 || i)::uuid, $1, $2::uuid, '{}', now() - interval '9 days', now() - interval '9 days', ${expires}, ${revoked}
          from generate_series(1, ${n}) i returning id)
-       insert into refresh_tokens (token_hash, family_id, created_at, expires_at, used_at)
-       select sha256(convert_to(f.id::text || k, 'UTF8')), f.id, now() - interval '9 days', ${expires}, case when k = 0 then now() - interval '4 days' end
+       insert into refresh_tokens (token_hash, family_id, generation, created_at, expires_at)
+       select sha256(convert_to(f.id::text || k, 'UTF8')), f.id, k, now() - interval '9 days' + k * interval '5 days', ${expires}
        from f, generate_series(0, 1) k`,
       [client.clientId, user.id, kind],
     );
@@ -172,7 +172,8 @@ t.test('every hot-path lookup is served by an index', async (t) => {
     ['user by name (password grant)', 'select id from users where lower(username) = lower($1)', ['x']],
     ['user by id (introspection)', 'select username from users where id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['revoked access token (introspection)', 'select 1 from revoked_access_tokens where jti = $1', ['x']],
-    ['refresh token by hash', 'select family_id from refresh_tokens where token_hash = $1', [Buffer.alloc(32)]],
+    ['refresh token by its name', 'select token_hash from refresh_tokens where family_id = $1::uuid and generation = $2::int', ['00000000-0000-0000-0000-000000000000', 1]],
+    ['refresh token from before migration 013, by its hash', 'select family_id from refresh_tokens where generation is null and token_hash = $1', [Buffer.alloc(32)]],
     ['tokens of a deleted family (trigger)', 'select token_hash from refresh_tokens where family_id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['families of a user (revoke --user)', 'select id from refresh_token_families where user_id = $1::uuid', ['00000000-0000-0000-0000-000000000000']],
     ['families of a client (revoke --client)', 'select id from refresh_token_families where client_id = $1', ['x']],
