@@ -230,6 +230,7 @@ const ROTATE_AT_ONCE = `
     cross join lateral (
       select t.expires_at from refresh_tokens t
       where t.family_id = i.family_id and t.generation = i.generation and t.token_hash = i.token_hash and t.expires_at > $8
+        and t.used_at is null
       limit 1
     ) t
     cross join lateral (
@@ -265,17 +266,19 @@ type RotatedRow = Pick<TokenRow, 'family_id' | 'client_id' | 'user_id' | 'scopes
 
 const REVOKE_ALL = 'update refresh_token_families set revoked_at = $2, revoked_reason = $3';
 
-// Live: not revoked, before its absolute end, and its current token (the last generation; for a
-// family from before migration 013, its one unspent token) not idle past its expiry. The current
-// token was made by the last refresh: none yet when it was made with the family.
+// Live: not revoked, before its absolute end, and its current token (the unspent one of the last
+// generation, or an older token's: nulls sort first, and a family holds an unspent older token only
+// while it has no unspent named one) not idle past its expiry. The current token was made by the
+// last refresh, unless it is the login's own (generation 0, or an older token made with the family).
 const LIST_FAMILIES = `
   select f.id, f.client_id, f.scopes, f.created_at, f.expires_at, f.dpop_jkt is not null as dpop_bound,
-         nullif(t.created_at, f.created_at) as last_used_at, t.expires_at as idle_expires_at
+         case when t.generation > 0 then t.created_at else nullif(t.created_at, f.created_at) end as last_used_at,
+         t.expires_at as idle_expires_at
   from refresh_token_families f
   cross join lateral (
-    select t.created_at, t.expires_at from refresh_tokens t
+    select t.generation, t.created_at, t.expires_at from refresh_tokens t
     where t.family_id = f.id and t.used_at is null
-    order by t.generation desc nulls last limit 1
+    order by t.generation desc limit 1
   ) t
   where f.user_id = $1 and f.revoked_at is null and f.expires_at > $2 and t.expires_at > $2
     and ($3::uuid is null or f.id > $3::uuid)
@@ -366,32 +369,36 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
   /**
    * How the token was spent, if it was: when, the successor sealed for a retry in the grace window,
    * and a claim on that one retry (false when another retry had it). A named token is spent by its
-   * successor's row, which holds both; a token from before migration 013 by its own row.
+   * successor's row, which holds both. A token from before migration 013 is spent by its own row,
+   * as is a named one that an instance still running the code from before it rotated.
    */
   const spending = async (tx: Queryable, token: string, row: TokenRow) => {
-    if (row.generation === null) {
-      if (!row.used_at) return undefined;
+    if (row.used_at) {
       return {
         at: new Date(row.used_at),
         sealed: row.successor,
         graceUsed: row.grace_used,
         claimRetry: async () =>
-          (await tx.query('update refresh_tokens set grace_used = true where generation is null and token_hash = $1 and not grace_used returning 1', [hash(token)])).rows.length > 0,
+          (await tx.query('update refresh_tokens set grace_used = true where family_id = $1 and token_hash = $2 and not grace_used returning 1', [row.family_id, hash(token)]))
+            .rows.length > 0,
       };
     }
-    const next = { familyId: row.family_id, generation: row.generation + 1 };
-    const r = await tx.query<{ created_at: Date; sealed: Uint8Array | null; grace_used: boolean }>(
-      'select created_at, sealed, grace_used from refresh_tokens where family_id = $1 and generation = $2',
-      [next.familyId, next.generation],
+    if (row.generation === null) return undefined;
+    // Any later generation: the purge walks pages, so it may delete the successor a batch before
+    // this row, while one after it remains (the successor alone holds the retry's box).
+    const r = await tx.query<{ generation: number; created_at: Date; sealed: Uint8Array | null; grace_used: boolean }>(
+      'select generation, created_at, sealed, grace_used from refresh_tokens where family_id = $1 and generation > $2 order by generation limit 1',
+      [row.family_id, row.generation],
     );
-    const successor = r.rows[0];
-    if (!successor) return undefined;
+    const later = r.rows[0];
+    if (!later) return undefined;
+    const isSuccessor = later.generation === row.generation + 1;
     return {
-      at: new Date(successor.created_at),
-      sealed: successor.sealed,
-      graceUsed: successor.grace_used,
+      at: new Date(later.created_at),
+      sealed: isSuccessor ? later.sealed : null,
+      graceUsed: later.grace_used,
       claimRetry: async () =>
-        (await tx.query('update refresh_tokens set grace_used = true where family_id = $1 and generation = $2 and not grace_used returning 1', [next.familyId, next.generation]))
+        (await tx.query('update refresh_tokens set grace_used = true where family_id = $1 and generation = $2 and not grace_used returning 1', [row.family_id, later.generation]))
           .rows.length > 0,
     };
   };
@@ -434,14 +441,20 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
       if (new Date(row.expires_at) <= t || new Date(row.family_expires_at) <= t) return { ok: false, reason: 'expired' };
 
       check(toGrant(row));
-      // An older token's successor starts the family's generations (it had none before).
-      const generation = row.generation === null ? 0 : row.generation + 1;
+      // An older token's successor takes the family's next generation: 0, unless an instance still
+      // running the code from before migration 013 rotated a named token of it into this one.
+      const generation =
+        row.generation !== null
+          ? row.generation + 1
+          : ((await tx.query<{ g: number }>('select coalesce(max(generation) + 1, 0)::int as g from refresh_tokens where family_id = $1', [row.family_id])).rows[0]?.g ?? 0);
       const successor = formatRefreshToken(row.family_id, generation);
       const sealed = s.graceSeconds > 0 ? sealSuccessor(token, successor) : null;
       if (!(await insertSuccessor(tx, row, successor, generation, t, row.generation === null ? null : sealed))) {
-        // The batched statement spent it meanwhile (this statement saw its successor committed).
+        // The batched statement spent it meanwhile (this statement sees its successor committed).
         const meanwhile = await spending(tx, token, row);
-        return meanwhile ? spentAlready(meanwhile) : { ok: false, reason: 'reused' };
+        if (meanwhile) return spentAlready(meanwhile);
+        await revokeFamily(tx, row.family_id, 'reuse', t);
+        return { ok: false, reason: 'reused' };
       }
       if (row.generation === null) {
         await tx.query('update refresh_tokens set used_at = $2, successor = $3 where generation is null and token_hash = $1', [hash(token), t, sealed]);

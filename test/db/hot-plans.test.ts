@@ -210,7 +210,7 @@ const HOT: [string, RegExp][] = [
   ['client lookup (misses of the client cache, batched)', /from clients where client_id = any/],
   ['batched refresh rotation', /with input as/],
   ['refresh token by its family and generation (reuse, grace, expiry)', /where t\.family_id = \$1::uuid and t\.generation = \$2::int/],
-  ['the successor of a token (is it spent?)', /select created_at, sealed, grace_used from refresh_tokens/],
+  ['the later generations of a token (is it spent?)', /select generation, created_at, sealed, grace_used from refresh_tokens/],
   ['refresh token from before migration 013, by its hash', /where t\.generation is null and t\.token_hash = \$3/],
   ['refresh token introspection', /not exists \(select 1 from refresh_tokens s/],
   ["a user's sessions (the current token of each family)", /order by t\.generation desc/],

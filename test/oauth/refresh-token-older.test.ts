@@ -31,7 +31,8 @@ async function setup(t: Test, env: Record<string, string> = {}) {
     return { older, familyId };
   };
   const store = () => createRefreshTokenStore(ctx.db, ctx.config.refreshTokens);
-  return { ...ctx, client, user, refresh, post, olderLogin, store };
+  const login = async () => (await ctx.token({ grant_type: 'password', username: 'olga', password: 'olga-password' }, auth)).json().refresh_token as string;
+  return { ...ctx, client, user, refresh, post, olderLogin, login, store };
 }
 
 t.test('an older token rotates once into a named token of the same family; used again, it ends the family', async (t) => {
@@ -48,6 +49,26 @@ t.test('an older token rotates once into a named token of the same family; used 
   t.equal(reuse.json().error, 'invalid_grant');
   t.match(reuse.json().error_description, /already used/);
   t.equal((await refresh(r2.json().refresh_token)).json().error, 'invalid_grant', 'the family ended');
+});
+
+// A rolling upgrade: until every instance runs the code of migration 013, an old one spends a named
+// token as it spent any, marking the row used and inserting an older-style successor.
+t.test('a named token rotated by an instance still running the code from before migration 013', async (t) => {
+  const { login, refresh, db } = await setup(t);
+  const named = await login();
+  const { familyId } = parseRefreshToken(named) as { familyId: string };
+  const older = randomBytes(32).toString('base64url');
+  await db.query("update refresh_tokens set used_at = now() where family_id = $1 and generation = 0", [familyId]);
+  await db.query(
+    "insert into refresh_tokens (token_hash, family_id, created_at, expires_at) values ($1, $2, now(), now() + interval '1 hour')",
+    [createHash('sha256').update(older).digest(), familyId],
+  );
+  const next = await refresh(older);
+  t.equal(next.statusCode, 200, 'its older-style successor rotates');
+  t.same(parseRefreshToken(next.json().refresh_token), { familyId, generation: 1 }, 'into the next free generation');
+  const reuse = await refresh(named);
+  t.match(reuse.json().error_description, /already used/, 'the named token it spent is spent');
+  t.equal((await refresh(next.json().refresh_token)).json().error, 'invalid_grant', 'and reusing it ended the family');
 });
 
 t.test('grace window: an older token retried once gets the same successor', async (t) => {
