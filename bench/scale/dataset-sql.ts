@@ -6,7 +6,7 @@
 // and spent but the last (a token is spent when its successor exists).
 // test/db/hot-plans.test.ts builds the same rows at a smaller size for its plan guards.
 import { createHash } from 'node:crypto';
-import { formatRefreshToken } from '../../src/tokens/refresh-token-format.js';
+import { formatRefreshToken, uuidFromHex } from '../../src/tokens/refresh-token-format.js';
 
 export interface ScaleSizes {
   users: number;
@@ -38,10 +38,8 @@ const REVOKED_FAMILY = 'i % 20 = 1';
 export const scaleUser = (i: number) => `scale-user-${i}`;
 export const scaleClient = (i: number) => `scale-client-${i}`;
 export const scaleClientSecret = (i: number) => `scale-secret-${i}-0123456789abcdefghij`;
-export const scaleFamilyId = (i: number) => {
-  const h = createHash('md5').update(`scale-family-${i}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-};
+/** md5('scale-family-' || i)::uuid, as the SQL below names family i. */
+export const scaleFamilyId = (i: number) => uuidFromHex(createHash('md5').update(`scale-family-${i}`).digest('hex'));
 export const scaleRefreshToken = (family: number, k = TOKENS_PER_FAMILY - 1) =>
   formatRefreshToken(scaleFamilyId(family), k, createHash('sha256').update(`scale-refresh-${family}-${k}`).digest());
 /** Whether family `i` is live (neither expired nor revoked): only those refresh. */

@@ -15,6 +15,9 @@ const FORMAT = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_CHARS}}$`);
 // PostgreSQL's integer.
 const MAX_GENERATION = 2 ** 31 - 1;
 
+/** A uuid's text form from its 32 hex digits. */
+export const uuidFromHex = (h: string) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+
 export interface RefreshTokenName {
   familyId: string;
   generation: number;
@@ -37,6 +40,5 @@ export function parseRefreshToken(token: string): RefreshTokenName | undefined {
   const generation = b.readUInt32BE(FAMILY_BYTES);
   // A token at the last generation has no successor that fits: it is no token Sigil handed out.
   if (generation >= MAX_GENERATION) return undefined;
-  const h = b.subarray(0, FAMILY_BYTES).toString('hex');
-  return { familyId: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`, generation };
+  return { familyId: uuidFromHex(b.subarray(0, FAMILY_BYTES).toString('hex')), generation };
 }

@@ -366,13 +366,20 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
     }
   });
 
+  interface Spent {
+    at: Date;
+    sealed: Uint8Array | null;
+    graceUsed: boolean;
+    claimRetry(): Promise<boolean>;
+  }
+
   /**
    * How the token was spent, if it was: when, the successor sealed for a retry in the grace window,
    * and a claim on that one retry (false when another retry had it). A named token is spent by its
    * successor's row, which holds both. A token from before migration 013 is spent by its own row,
    * as is a named one that an instance still running the code from before it rotated.
    */
-  const spending = async (tx: Queryable, token: string, row: TokenRow) => {
+  const spending = async (tx: Queryable, token: string, row: TokenRow): Promise<Spent | undefined> => {
     if (row.used_at) {
       return {
         at: new Date(row.used_at),
@@ -426,7 +433,7 @@ export function createRefreshTokenStore(db: Database, s: RefreshTokenSettings, n
         await revokeFamily(tx, row.family_id, 'user', t);
         return { ok: false, reason: 'user_disabled' };
       }
-      const spentAlready = async (spent: NonNullable<Awaited<ReturnType<typeof spending>>>): Promise<RotateResult> => {
+      const spentAlready = async (spent: Spent): Promise<RotateResult> => {
         const inGrace = s.graceSeconds > 0 && t.getTime() - spent.at.getTime() <= s.graceSeconds * 1000;
         if (inGrace && !spent.graceUsed && spent.sealed) {
           check(toGrant(row));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { formatRefreshToken, parseRefreshToken, type RefreshTokenName } from '../../src/tokens/refresh-token-format.js';
+import type { Database } from '../../src/db/database.js';
 import { createRefreshTokenStore } from '../../src/tokens/refresh-tokens.js';
 import { buildTestApp } from '../helpers/app.js';
 import { ON_POSTGRES } from '../helpers/db.js';
@@ -23,6 +24,10 @@ async function setup(t: Test, env: Record<string, string> = {}) {
   const advance = (s: number) => (clock.now = new Date(clock.now.getTime() + s * 1000));
   return { ...ctx, clock, client, user, auth, login, refresh, advance };
 }
+
+/** The store alone, on a clock that stands still: idle 1 h, absolute 2 h, no grace window unless asked. */
+const storeAt = (db: Database, { graceSeconds = 0, at = new Date('2032-01-01T00:00:00Z') } = {}) =>
+  createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds }, () => at);
 
 t.test('the password grant returns a refresh token naming its login and generation beside 256 random bits, stored only as a hash', async (t) => {
   const { login, refresh, db, verify } = await setup(t);
@@ -195,7 +200,7 @@ t.test('N parallel refreshes with one token: exactly one succeeds', { skip: !ON_
 
 t.test('the store alone: concurrent rotation on separate connections', async (t) => {
   const { db, user, client } = await setup(t);
-  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, () => new Date('2032-01-01T00:00:00Z'));
+  const store = storeAt(db);
   const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
   const results = await Promise.all(Array.from({ length: 5 }, () => store.rotate(token, client.clientId)));
   t.equal(results.filter((r) => r.ok).length, 1);
@@ -205,7 +210,7 @@ t.test('the store alone: concurrent rotation on separate connections', async (t)
 // statement: the successor's unique generation makes exactly one of them win either way.
 t.test('the batched statement and the full transaction racing for one token: one wins', async (t) => {
   const { db, user, client } = await setup(t);
-  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, () => new Date('2032-01-01T00:00:00Z'));
+  const store = storeAt(db);
   for (let round = 0; round < 10; round++) {
     const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.rotate(token, client.clientId, i % 2 ? () => {} : undefined)));
@@ -239,7 +244,7 @@ t.test('a successor never expires before its predecessor: a lowered idle lifetim
 
 t.test('grace retries racing for one successor: one gets it, the rest are reuse', async (t) => {
   const { db, user, client } = await setup(t);
-  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 10 }, () => new Date('2032-01-01T00:00:00Z'));
+  const store = storeAt(db, { graceSeconds: 10 });
   const first = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: new Date('2032-01-01T00:00:00Z') });
   const rotated = await store.rotate(first, client.clientId);
   if (!rotated.ok) throw new Error('the first rotation failed');
@@ -273,7 +278,7 @@ t.test('a spent token whose successor the purge has taken first is still spent',
 t.test('the session listing: a refresh in the same millisecond as the login still counts as a refresh', async (t) => {
   const { db, user, client } = await setup(t);
   const at = new Date('2032-01-01T00:00:00Z');
-  const store = createRefreshTokenStore(db, { idleSeconds: 3600, absoluteSeconds: 7200, graceSeconds: 0 }, () => at);
+  const store = storeAt(db, { at });
   const token = await store.issue({ userId: user.id, clientId: client.clientId, scopes: ['read'], authTime: at });
   t.match((await store.listFamilies(user.id)).items, [{ lastUsedAt: null }], 'never refreshed');
   t.ok((await store.rotate(token, client.clientId)).ok);
